@@ -1,0 +1,3 @@
+import sys
+from dsnb.cli import main
+sys.exit(main())

@@ -1,0 +1,143 @@
+"""Group advantages for GRPO and differential smoothing (DS-GRPO), as pure torch functions.
+
+Used by ``dsnb.grpo`` (which re-exports everything here), the trainer and notebooks 03-04.
+Equations: METHOD.md section 5 and NOTATION.md tags [GRPO1], [DS3], [DS4], [DS5].
+
+Conventions. Completion tensors are flat: ``rewards`` and ``seq_logp`` have shape (N,) with
+N = B·G, ordered group by group (completions 0..G-1 belong to prompt 0, G..2G-1 to prompt 1,
+...). They are viewed as (B, G) only where a group statistic is needed.
+
+Correct means reward == 1 exactly: the Countdown score gives 0.1 for a well-formatted wrong
+answer, and that is *incorrect* for DS. Pass ``correct=`` to override.
+
+You should know: the sample std is the unbiased one (divide by G - 1), as ``torch.std`` and TRL
+do. With G = 8 it is sqrt(8/7) ≈ 1.07 times the population std, so advantages are ~7% smaller.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+SEQ_LOGP = ("sum", "mean")
+
+
+def _grouped(x: Tensor, group_size: int) -> Tensor:
+    """View a flat (N,) tensor as (B, G), with a teaching error when N is not a multiple of G."""
+    if x.dim() != 1:
+        raise ValueError(f"expected a flat (N,) tensor, got shape {tuple(x.shape)}")
+    if group_size < 1 or x.numel() % group_size:
+        raise ValueError(f"{x.numel()} completions do not split into groups of {group_size}: "
+                         "N must be B·G with the G completions of a prompt stored contiguously")
+    return x.view(-1, group_size)  # (N,) -> (B, G)
+
+
+def group_advantages(rewards: Tensor, group_size: int, normalize_std: bool = True,
+                     eps: float = 1e-4) -> Tensor:
+    """[GRPO1] A_i = (r_i − mean(r)) / (std(r) + eps), statistics over the G completions of a group.
+
+    Shapes: rewards (N,) flat, groups contiguous -> advantages (N,).
+    ``normalize_std=False`` only centres (Dr.GRPO). std is the unbiased sample std (÷ G − 1).
+
+    What a learner gets wrong: a group whose rewards are all equal (all right or all wrong)
+    carries no signal, and its advantage is exactly 0 here, with no float round-off from the mean
+    and no 0/0 even when eps = 0. (DS shaping, [DS3], is added afterwards and still applies.)
+
+    >>> group_advantages(torch.tensor([1., 0., 0., 0., 1., 1., 1., 1.]), group_size=4, eps=0.0)
+    tensor([ 1.5000, -0.5000, -0.5000, -0.5000,  0.0000,  0.0000,  0.0000,  0.0000])
+    """
+    r = _grouped(rewards, group_size)  # (B, G)
+    same = (r == r[:, :1]).all(dim=1, keepdim=True)  # (B, 1): no variance in this group
+    centred = (r - r.mean(dim=1, keepdim=True)).masked_fill(same, 0.0)  # (B, G)
+    if normalize_std:
+        denom = r.std(dim=1, keepdim=True) + eps  # (B, 1), unbiased std as in TRL
+        centred = centred / denom.masked_fill(same, 1.0)
+    return centred.reshape(-1)  # (B, G) -> (N,)
+
+
+def sequence_logp(token_logp: Tensor, mask: Tensor, how: str = "sum") -> Tensor:
+    """[DS5] log pi(y) = Σ_t log pi(y_t) ("sum") or (1/T) Σ_t log pi(y_t) ("mean"), over real tokens.
+
+    Shapes: token_logp (N, T), mask (N, T) with 1 on completion tokens, 0 on padding -> (N,).
+
+    What a learner gets wrong: "sum" is the true sequence log-prob and grows with length
+    (−50 … −500 for long answers), so gamma for "sum" must be ~100x smaller than for "mean".
+    Padding is excluded with ``where`` (not a product), so -inf or nan in padding is harmless.
+
+    >>> lp = torch.tensor([[-1.0, -2.0, -3.0], [-4.0, float("nan"), float("nan")]])
+    >>> m = torch.tensor([[1, 1, 1], [1, 0, 0]])
+    >>> sequence_logp(lp, m, "sum"), sequence_logp(lp, m, "mean")
+    (tensor([-6., -4.]), tensor([-2., -4.]))
+    """
+    if how not in SEQ_LOGP:
+        raise ValueError(f"how={how!r}: use 'sum' (true sequence log-prob, the paper's formula) "
+                         "or 'mean' (length-normalised, the authors' later code)")
+    if token_logp.shape != mask.shape:
+        raise ValueError(f"token_logp {tuple(token_logp.shape)} and mask {tuple(mask.shape)} "
+                         "must have the same (N, T) shape")
+    keep = mask.bool()
+    total = torch.where(keep, token_logp, torch.zeros_like(token_logp)).sum(dim=-1)  # (N,)
+    if how == "sum":
+        return total
+    return total / keep.sum(dim=-1).clamp(min=1).to(total.dtype)
+
+
+def _ds_shaping(rewards: Tensor, seq_logp: Tensor, gamma_p: float, gamma_n: float,
+                correct: Tensor | None) -> Tensor:
+    """The per-sequence DS term: −gamma_p·log pi(y) if correct, +gamma_n·log pi(y) otherwise. (N,)"""
+    if seq_logp.shape != rewards.shape:
+        raise ValueError(f"seq_logp {tuple(seq_logp.shape)} must match rewards "
+                         f"{tuple(rewards.shape)}: one sequence log-prob per completion")
+    if gamma_p < 0 or gamma_n < 0:
+        raise ValueError("gamma_p and gamma_n must be >= 0; the signs are built into the formula")
+    ok = (rewards == 1) if correct is None else correct.bool()
+    lp = seq_logp.detach().to(rewards.dtype)  # pi_old is a constant: no gradient through DS
+    return torch.where(ok, -gamma_p * lp, gamma_n * lp)
+
+
+def ds_advantages(rewards: Tensor, seq_logp: Tensor, group_size: int, gamma_p: float,
+                  gamma_n: float, normalize_std: bool = True, eps: float = 1e-4,
+                  correct: Tensor | None = None) -> Tensor:
+    """[DS3] A_i^DS = A_i − gamma_p·log pi_old(y_i) if r_i = 1; A_i + gamma_n·log pi_old(y_i) otherwise.
+
+    Shapes: rewards (N,), seq_logp (N,) from :func:`sequence_logp` (detached here), correct (N,)
+    bool (default rewards == 1) -> (N,). A_i is [GRPO1]; the DS term is added after
+    normalisation and is not itself normalised.
+
+    What a learner gets wrong: the signs. log pi <= 0, so −gamma_p·log pi >= 0 is a *bonus* that
+    grows as a correct answer gets rarer (smoothing the correct set), and +gamma_n·log pi <= 0 is
+    a *penalty* that grows as a wrong answer gets rarer (sharpening the incorrect set).
+    A group whose rewards are all equal gets zero GRPO advantage, but the DS shaping still applies,
+    as in the paper's formula: an all-correct group still moves mass from common to rare answers.
+
+    >>> r = torch.tensor([1., 1., 0., 0.])
+    >>> lp = torch.tensor([-1., -3., -1., -3.])     # two common, two rare completions
+    >>> ds_advantages(r, lp, group_size=4, gamma_p=0.5, gamma_n=0.5, normalize_std=False)
+    tensor([ 1.,  2., -1., -2.])
+    """
+    adv = group_advantages(rewards, group_size, normalize_std, eps)  # (N,)
+    return adv + _ds_shaping(rewards, seq_logp, gamma_p, gamma_n, correct)
+
+
+def ds_score_advantages(rewards: Tensor, seq_logp: Tensor, group_size: int, gamma_p: float,
+                        gamma_n: float, correct: Tensor | None = None) -> Tensor:
+    """[DS4] s_i = r_i − gamma_p·log pi_old(y_i) if r_i = 1, r_i + gamma_n·log pi_old(y_i) otherwise; A_i = s_i − mean(s).
+
+    Shapes: rewards (N,), seq_logp (N,) (detached here), correct (N,) bool -> (N,).
+    This is the authors' latest code (TinyZero style): shape the score, then centre each group,
+    with no std division (Dr.GRPO). With gamma = 0 it is exactly the centred reward.
+
+    What a learner gets wrong: centring removes any constant, so here DS only acts through the
+    *differences* of log pi within a group. In an all-correct group [DS3] gives every completion
+    a positive bonus, while [DS4] gives the common ones a negative advantage and the rare ones a
+    positive one (same direction of change, zero net push).
+
+    >>> r = torch.tensor([1., 1., 1., 1.])           # all correct: GRPO alone gives zeros
+    >>> lp = torch.tensor([-1., -3., -1., -3.])
+    >>> ds_score_advantages(r, lp, group_size=4, gamma_p=0.5, gamma_n=0.5)
+    tensor([-0.5000,  0.5000, -0.5000,  0.5000])
+    >>> ds_advantages(r, lp, group_size=4, gamma_p=0.5, gamma_n=0.5)
+    tensor([0.5000, 1.5000, 0.5000, 1.5000])
+    """
+    score = rewards + _ds_shaping(rewards, seq_logp, gamma_p, gamma_n, correct)  # (N,)
+    s = _grouped(score, group_size)  # (N,) -> (B, G)
+    return (s - s.mean(dim=1, keepdim=True)).reshape(-1)  # (B, G) -> (N,)

@@ -1,0 +1,109 @@
+"""The ``dsnb`` command line: theory report, demo, nano pretraining, training and resuming runs.
+
+    dsnb demo [--quick] [--seeds 0 1 2] [--out runs/demo]   the main job (CPU, no downloads)
+    dsnb theory --out runs/theory                           numpy-only sharpening/smoothing report
+    dsnb nano pretrain --out data/nano                      rebuild the shipped nano model
+    dsnb train --preset nano --run-dir runs/ds --gamma-p 1  one training run
+    dsnb resume runs/ds                                     continue an interrupted run
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def cmd_demo(a):
+    from dsnb.demo import DemoConfig, run_demo
+    kw = {k: v for k, v in dict(out=a.out, seeds=a.seeds, steps=a.steps, methods=a.methods,
+                                eval_problems=a.eval_problems, eval_n=a.eval_n).items() if v is not None}
+    cfg = DemoConfig.quick(**kw) if a.quick else DemoConfig(**kw)
+    run_demo(cfg)
+    print(f"report: {cfg.out}/report.html  summary: {cfg.out}/summary.json")
+
+
+def cmd_theory(a):
+    from dsnb.theory.report import write_theory_report
+    print(f"report: {write_theory_report(a.out)}")
+
+
+def cmd_nano(a):
+    from dsnb.nano import NanoConfig, pretrain
+    kw = {k: v for k, v in dict(steps=a.steps, seed=a.seed, num_count=a.num_count).items() if v is not None}
+    cfg = NanoConfig.smoke() if a.smoke else NanoConfig(**kw)
+    print(f"nano model written to {pretrain(cfg, a.out)}")
+
+
+def cmd_train(a):
+    from dsnb.grpo import LossConfig
+    from dsnb.trainer import PRESETS, Trainer, TrainConfig
+    if a.preset not in PRESETS:
+        raise SystemExit(f"unknown preset {a.preset!r}; choose from {PRESETS}")
+    preset = getattr(TrainConfig, a.preset)()
+    loss = {k: v for k, v in dict(gamma_p=a.gamma_p, gamma_n=a.gamma_n, entropy_coef=a.entropy_coef,
+                                  beta=a.beta, ds_logp=a.ds_logp, ds_where=a.ds_where).items() if v is not None}
+    over = {k: v for k, v in dict(run_dir=a.run_dir, steps=a.steps, seed=a.seed, task=a.task).items() if v is not None}
+    from dataclasses import asdict
+    cfg = TrainConfig.from_dict({**asdict(preset), **over, "loss": LossConfig(**{**asdict(preset.loss), **loss})})
+    Trainer(cfg).train()
+    print(f"run written to {cfg.run_dir}")
+
+
+def cmd_resume(a):
+    from dsnb.trainer import Trainer
+    t = Trainer.resume(a.run_dir)
+    t.train()
+    print(f"run {a.run_dir} at step {t.step}")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dsnb", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("demo", help="GRPO vs DS-GRPO vs entropy bonus on the nano world (CPU)")
+    d.add_argument("--out", default=None)
+    d.add_argument("--quick", action="store_true", help="seconds; exercises the code, not the methods")
+    d.add_argument("--seeds", type=int, nargs="+")
+    d.add_argument("--steps", type=int)
+    d.add_argument("--methods", nargs="+")
+    d.add_argument("--eval-problems", type=int)
+    d.add_argument("--eval-n", type=int)
+    d.set_defaults(fn=cmd_demo)
+    t = sub.add_parser("theory", help="numpy-only HTML report of the sharpening and smoothing plots")
+    t.add_argument("--out", default="runs/theory")
+    t.set_defaults(fn=cmd_theory)
+    n = sub.add_parser("nano", help="the nano model")
+    n.add_argument("action", choices=["pretrain"])
+    n.add_argument("--out", default="data/nano")
+    n.add_argument("--steps", type=int)
+    n.add_argument("--seed", type=int)
+    n.add_argument("--num-count", type=int)
+    n.add_argument("--smoke", action="store_true")
+    n.set_defaults(fn=cmd_nano)
+    r = sub.add_parser("train", help="one training run")
+    r.add_argument("--preset", default="nano")
+    r.add_argument("--run-dir")
+    r.add_argument("--task")
+    r.add_argument("--steps", type=int)
+    r.add_argument("--seed", type=int)
+    for name in ("gamma-p", "gamma-n", "entropy-coef", "beta"):
+        r.add_argument(f"--{name}", type=float)
+    r.add_argument("--ds-logp", choices=["sum", "mean"])
+    r.add_argument("--ds-where", choices=["advantage", "score"])
+    r.set_defaults(fn=cmd_train)
+    s = sub.add_parser("resume", help="continue an interrupted run from its newest checkpoint")
+    s.add_argument("run_dir")
+    s.set_defaults(fn=cmd_resume)
+    return p
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except ValueError as err:          # bad input: a clear message, no traceback
+        print(f"dsnb: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

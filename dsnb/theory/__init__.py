@@ -1,0 +1,45 @@
+"""The theory of sharpening and differential smoothing on a toy space of whole trajectories.
+
+numpy only (importing it takes milliseconds). Notebooks 01 and 02 are built on it; the
+equations are METHOD.md sections 1-4, tagged as in NOTATION.md.
+
+- space: ``TrajectorySpace``, ``zipf_space`` (base log-probs, correct mask, validation)
+- metrics: ``correctness`` [C1], ``correct_entropy`` [DIV1], ``correct_variance`` [DIV2],
+  ``effective_solutions`` [DIV3], ``kl_reverse`` [KL1], ``kl_forward`` [KL2], ``pass_at_k`` [PK0]
+- optima: ``kl_optimum`` [RL1] [ENT1] [DS2], ``ds_reward`` [DS1], ``reinforcement_gain`` [REI1]
+- dynamics / simulate: ``policy_gradient`` [PG1], ``simulate`` -> ``History``
+- sharpening: ``sharpening_rate`` [SH1], ``credit_probability`` [SEL1], ``sampled_fraction``
+- theorem / frontier: ``theorem_construction`` [THM1], ``frontier``
+- shared: ``shared_strategy_space``, ``crossover_experiment`` (the pass@k crossover)
+- report: ``write_theory_report`` (imports plotly when called)
+"""
+from dsnb.theory.dynamics import SimConfig, group_advantage, policy_gradient, sample_groups
+from dsnb.theory.frontier import Frontier, frontier
+from dsnb.theory.metrics import (correct_distribution, correct_entropy, correct_variance,
+                                 correctness, effective_solutions, kl_forward, kl_reverse,
+                                 pass_at_k)
+from dsnb.theory.optima import ds_reward, kl_optimum, reinforcement_gain
+from dsnb.theory.sharpening import credit_probability, sampled_fraction, sharpening_rate
+from dsnb.theory.shared import (CrossoverResult, SharedSpace, crossover_experiment,
+                                shared_strategy_space)
+from dsnb.theory.simulate import History, simulate
+from dsnb.theory.space import TrajectorySpace, log_softmax, softmax, zipf_space
+from dsnb.theory.theorem import TheoremCheck, theorem_construction
+
+__all__ = [
+    "CrossoverResult", "Frontier", "History", "SharedSpace", "SimConfig", "TheoremCheck",
+    "TrajectorySpace", "correct_distribution", "correct_entropy", "correct_variance",
+    "correctness", "credit_probability", "crossover_experiment", "ds_reward",
+    "effective_solutions", "frontier", "group_advantage", "kl_forward", "kl_optimum",
+    "kl_reverse", "log_softmax", "pass_at_k", "policy_gradient", "reinforcement_gain",
+    "sample_groups", "sampled_fraction", "sharpening_rate", "shared_strategy_space", "simulate",
+    "softmax", "theorem_construction", "write_theory_report", "zipf_space",
+]
+
+
+def __getattr__(name):
+    """``write_theory_report`` needs plotly: import it only when asked for."""
+    if name == "write_theory_report":
+        from dsnb.theory.report import write_theory_report
+        return write_theory_report
+    raise AttributeError(f"module 'dsnb.theory' has no attribute {name!r}")
