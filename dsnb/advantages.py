@@ -23,6 +23,7 @@ SEQ_LOGP = ("sum", "mean")
 
 def _grouped(x: Tensor, group_size: int) -> Tensor:
     """View a flat (N,) tensor as (B, G), with a teaching error when N is not a multiple of G."""
+    x = x if x.is_floating_point() else x.float()  # integer rewards (0/1) are fine too
     if x.dim() != 1:
         raise ValueError(f"expected a flat (N,) tensor, got shape {tuple(x.shape)}")
     if group_size < 1 or x.numel() % group_size:
@@ -90,7 +91,8 @@ def _ds_shaping(rewards: Tensor, seq_logp: Tensor, gamma_p: float, gamma_n: floa
     if gamma_p < 0 or gamma_n < 0:
         raise ValueError("gamma_p and gamma_n must be >= 0; the signs are built into the formula")
     ok = (rewards == 1) if correct is None else correct.bool()
-    lp = seq_logp.detach().to(rewards.dtype)  # pi_old is a constant: no gradient through DS
+    dtype = rewards.dtype if rewards.is_floating_point() else torch.float32
+    lp = seq_logp.detach().to(dtype)  # pi_old is a constant: no gradient through DS
     return torch.where(ok, -gamma_p * lp, gamma_n * lp)
 
 
@@ -138,6 +140,7 @@ def ds_score_advantages(rewards: Tensor, seq_logp: Tensor, group_size: int, gamm
     >>> ds_advantages(r, lp, group_size=4, gamma_p=0.5, gamma_n=0.5)
     tensor([0.5000, 1.5000, 0.5000, 1.5000])
     """
+    rewards = rewards if rewards.is_floating_point() else rewards.float()
     score = rewards + _ds_shaping(rewards, seq_logp, gamma_p, gamma_n, correct)  # (N,)
     s = _grouped(score, group_size)  # (N,) -> (B, G)
     return (s - s.mean(dim=1, keepdim=True)).reshape(-1)  # (B, G) -> (N,)

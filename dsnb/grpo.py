@@ -131,7 +131,7 @@ class LossConfig:
 
     @classmethod
     def ds_nano(cls, gamma_p: float = 1.0, gamma_n: float = 0.0, **overrides) -> "LossConfig":
-        """DS-GRPO for the nano world (~10-token completions): "sum" log-prob, gamma_p ~ 1, gamma_n = 0."""
+        """DS-GRPO for the nano world (~10-token answers): "sum", gamma_p ~ 1, gamma_n = 0."""
         return cls._preset(dict(gamma_p=gamma_p, gamma_n=gamma_n, ds_logp="sum"), overrides)
 
     @classmethod
@@ -200,7 +200,7 @@ def compute_advantages(rewards: Tensor, seq_logp: Tensor | None, cfg: LossConfig
 
 def clipped_surrogate(logp: Tensor, logp_old: Tensor, adv: Tensor, eps_low: float,
                       eps_high: float) -> tuple[Tensor, Tensor]:
-    """[PPO1] L_t = −min(rho_t·A, clip(rho_t, 1 − eps_low, 1 + eps_high)·A), rho_t = exp(logp − logp_old).
+    """[PPO1] L_t = −min(rho_t·A, clip(rho_t, 1 − eps_low, 1 + eps_high)·A), rho_t = pi/pi_old.
 
     Shapes: logp, logp_old (N, T); adv (N,) broadcast over the T tokens of its sequence ->
     (per-token loss (N, T), clipped (N, T) bool: where the clipped branch wins and the token

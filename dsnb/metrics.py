@@ -22,19 +22,23 @@ import numpy as np
 
 GLOSSARY = {
     "pass@k/<k>": "[PK1] unbiased pass@k from n samples with c correct, mean over prompts",
-    "div/distinct_correct": "distinct canonical correct solutions among a prompt's samples, mean over prompts",
-    "div/distinct_answers": "distinct final answers (None excluded) among a prompt's samples, mean over prompts",
-    "div/answer_entropy": "entropy (nats) of a prompt's final-answer histogram (None excluded), mean over prompts",
-    "div/coverage": "fraction of the solver's correct-solution set that the samples found, mean over prompts",
+    "div/distinct_correct": "distinct canonical correct solutions among one prompt's samples (a "
+                            "training group of G, or the n evaluation samples), mean over prompts",
+    "div/distinct_answers": "distinct final answers (None excluded) among one prompt's samples, "
+                            "mean over prompts",
+    "div/answer_entropy": "entropy (nats) of one prompt's final-answer histogram (None excluded), "
+                          "mean over prompts",
+    "div/coverage": "fraction of the solver's set of correct solutions that one prompt's samples "
+                    "found, mean over prompts with a non-empty set",
     "div/<name>/base": "the same metric for the base model on the same prompts",
     "div/<name>/delta": "metric minus the base model's (> 0: more diverse than the base)",
     "div/<name>/ratio": "metric divided by the base model's (nan if the base is 0)",
-    "div/group_distinct_correct": "distinct correct solutions per training group of G, mean over groups",
-    "reward/frac_zero_std": "fraction of training groups whose G rewards are all equal (zero advantage, no GRPO signal)",
+    "reward/frac_zero_std": "fraction of training groups whose G rewards are all equal (zero "
+                            "advantage, no GRPO signal)",
     "loss/policy": "[PPO1] clipped surrogate aggregated with [AGG1]",
     "loss/kl": "[KL3] k3 aggregated with [AGG1] (before multiplying by beta); only when beta > 0",
     "loss/total": "the loss that is backpropagated: policy + beta·kl − entropy_coef·entropy",
-    "kl": "[KL3] masked token mean of k3 to the reference (logged whenever reference log-probs exist)",
+    "kl": "[KL3] masked token mean of k3 to the reference (whenever reference log-probs exist)",
     "entropy/token_mean": "[ENT2] masked token mean of the policy's token entropy (nats)",
     "clip/frac": "fraction of completion tokens whose ratio was clipped (no gradient from them)",
 }
@@ -189,8 +193,9 @@ def diversity_summary(records, base_records=None) -> dict[str, float]:
 
     >>> rec = [{"solutions": ["a", "b", "b"], "correct": [True, True, False]}]
     >>> base = [{"solutions": ["a", "a", "a"], "correct": [True, True, True]}]
-    >>> diversity_summary(rec, base)
-    {'div/distinct_correct': 2.0, 'div/distinct_correct/base': 1.0, 'div/distinct_correct/delta': 1.0, 'div/distinct_correct/ratio': 2.0}
+    >>> out = diversity_summary(rec, base)
+    >>> out["div/distinct_correct"], out["div/distinct_correct/delta"], out["div/distinct_correct/ratio"]
+    (2.0, 1.0, 2.0)
     """
     out = _mean_over_prompts(records)
     if base_records is None:
@@ -232,6 +237,8 @@ def frac_zero_std(rewards, group_size: int) -> float:
 
 def distinct_correct_per_group(solutions, correct, group_size: int) -> np.ndarray:
     """distinct_correct for each training group of G completions. (N,), (N,) -> (B,) ints.
+
+    Its mean over groups is the training value of "div/distinct_correct".
 
     >>> distinct_correct_per_group(["a", "b", "a", "a"], [True, True, True, False], 2)
     array([2, 1])

@@ -71,10 +71,15 @@ class NanoConfig:
         return cls(n_instances=200, layers=1, width=32, heads=2, steps=20, batch_size=32)
 
 
+def data_dir() -> Path:
+    """The repository's data/ directory (the nano model and its problem files live there)."""
+    return Path(__file__).resolve().parents[1] / "data"
+
+
 def nano_path() -> Path:
     """Where the shipped nano model lives: $DSNB_NANO, else the repository's data/nano."""
     env = os.environ.get("DSNB_NANO")
-    path = Path(env) if env else Path(__file__).resolve().parents[1] / "data" / "nano"
+    path = Path(env) if env else data_dir() / "nano"
     if not (path / "config.json").exists():
         raise FileNotFoundError(
             f"no nano model at {path}. Run `dsnb nano pretrain --out {path}` (about 5 minutes on "

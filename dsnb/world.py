@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 
@@ -54,29 +55,78 @@ def grade(task: Task, problems: list[Problem], completions: list[str], group_siz
 
 
 # ----------------------------------------------------------------------------- Countdown
-def countdown_problems(split: str, n: int, seed: int = 0, template: str = "nano",
-                       num_count: int = 3, min_solutions: int = 2, lo: int = 2, hi: int = 15):
-    """`n` Countdown problems from the train or the held-out eval split (see nano.is_heldout)."""
+def problems_path(num_count: int) -> Path:
+    from dsnb.nano import data_dir
+    return data_dir() / "problems" / f"countdown{num_count}.jsonl"
+
+
+def build_countdown_problems(num_count: int, n_train: int = 3000, n_eval: int = 500,
+                             min_solutions: int | None = None, lo: int = 2, hi: int = 15, max_target: int = 100,
+                             seed: int = 0):
+    """Enumerate EVERY instance (numbers from lo..hi, integer target 1..max_target) with
+    >= min_solutions distinct solutions, split by nano.is_heldout, shuffle (seeded) and keep
+    n_train + n_eval rows. Identity variants ("cheap" extra solutions such as x*4/4 or
+    x*(3-2)) would inflate the diversity metrics, hence the rules on numbers and targets below."""
+    import itertools
+    from fractions import Fraction
     from dsnb.nano import is_heldout
+    from dsnb.tasks.arith import render
+    from dsnb.tasks.solver import by_value
+    # 3-number instances with >= 2 solutions are rare (~400 in all), so countdown3 keeps every
+    # solvable instance (few solutions each: the low-multiplicity regime); countdown4 keeps those
+    # with >= 2 (the high-multiplicity regime).
+    min_solutions = min_solutions or (1 if num_count == 3 else 2)
+    rows = {"train": [], "eval": []}
+    # 3 numbers: repeats allowed but the target may not equal one of them (that alone rules out
+    # identity variants such as 10*4/4 or 10*(3-2) = 10). 4 numbers: distinct numbers.
+    pick = itertools.combinations_with_replacement if num_count == 3 else itertools.combinations
+    for ms in pick(range(lo, hi + 1), num_count):
+        for value, exprs in by_value(ms).items():
+            if (value.denominator == 1 and 1 <= value <= max_target and len(exprs) >= min_solutions
+                    and (num_count != 3 or int(value) not in ms)):
+                t = int(value)
+                rows["eval" if is_heldout(ms, t) else "train"].append(
+                    {"nums": list(ms), "target": t, "solutions": sorted({render(e.form) for e in exprs})})
+    rng = random.Random(seed)
+    for split in rows:
+        rng.shuffle(rows[split])
+        for r in rows[split]:
+            rng.shuffle(r["nums"])                     # the order of numbers carries no hint
+    return rows["train"][:n_train], rows["eval"][:n_eval]
+
+
+def write_countdown_problems(num_count: int, **kw):
+    """Write data/nano/problems/countdown{3,4}.jsonl (train and eval rows, tagged by split)."""
+    import json
+    train, evl = build_countdown_problems(num_count, **kw)
+    path = problems_path(num_count)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        for split, rows in (("train", train), ("eval", evl)):
+            for r in rows:
+                f.write(json.dumps({"split": split, **r}) + "\n")
+    return path
+
+
+def countdown_problems(split: str, n: int, seed: int = 0, template: str = "nano", num_count: int = 3):
+    """The first `n` problems of a split from the shipped file (train order is reshuffled by
+    the trainer's own seeded RNG; eval problems are the same for every run and method)."""
+    import json
     from dsnb.tasks import countdown
     if split not in ("train", "eval"):
         raise ValueError(f"split must be 'train' or 'eval', not {split!r}")
-    out, tries = [], 0
-    want_heldout = split == "eval"
-    while len(out) < n:
-        batch = countdown.generate(max(64, 12 * (n - len(out))), num_count=num_count, lo=lo, hi=hi,
-                                   seed=seed * 1000 + tries, min_solutions=min_solutions)
-        seen = {(p.columns["target"], tuple(p.columns["nums"])) for p in out}
-        for inst in batch:
-            if is_heldout(inst.nums, inst.target) == want_heldout and (inst.target, tuple(inst.nums)) not in seen:
-                sols = frozenset(countdown.canonical(s) for s in countdown.solve(inst.nums, inst.target))
-                out.append(Problem(countdown.render_prompt(inst, template),
-                                   {"nums": list(inst.nums), "target": inst.target}, sols))
-                seen.add((inst.target, tuple(inst.nums)))
-        tries += 1
-        if tries > 50:
-            raise RuntimeError(f"could not draw {n} {split} problems with >= {min_solutions} solutions")
-    return out[:n]
+    path = problems_path(num_count)
+    if not path.exists():
+        write_countdown_problems(num_count)
+    rows = [r for r in map(json.loads, path.read_text().splitlines()) if r["split"] == split]
+    if n > len(rows):
+        raise ValueError(f"asked for {n} {split} problems but {path.name} has {len(rows)}")
+    out = []
+    for r in rows[:n]:
+        inst = countdown.Instance(tuple(r["nums"]), r["target"])
+        out.append(Problem(countdown.render_prompt(inst, template),
+                           {"nums": list(inst.nums), "target": inst.target}, frozenset(r["solutions"])))
+    return out
 
 
 def _countdown_key(completion, columns):
@@ -89,9 +139,9 @@ def _countdown_reward(prompts, completions, **cols):
     return countdown_reward(prompts, completions, **cols)
 
 
-def countdown_task(num_count: int, min_solutions: int = 2) -> Task:
+def countdown_task(num_count: int) -> Task:
     def load(split, n, seed=0, template="nano"):
-        return countdown_problems(split, n, seed, template, num_count, min_solutions)
+        return countdown_problems(split, n, seed, template, num_count)
     return Task(f"countdown{num_count}", load, _countdown_reward, _countdown_key, "nano")
 
 

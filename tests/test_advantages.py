@@ -146,3 +146,12 @@ def test_ds_is_grpo_plus_the_ds1_reward_term():
 def test_negative_gamma_is_rejected():
     with pytest.raises(ValueError, match=">= 0"):
         ds_advantages(t(1, 0), t(-1, -1), 2, gamma_p=-0.1, gamma_n=0.0)
+
+
+def test_integer_rewards_are_accepted():
+    ints = torch.tensor([1, 0, 0, 0])
+    assert torch.allclose(group_advantages(ints, 4, eps=0.0), torch.tensor([1.5, -0.5, -0.5, -0.5]))
+    adv = ds_advantages(ints, torch.tensor([-1.0, -1.0, -2.0, -2.0]), 4, 0.5, 0.0, eps=0.0)
+    assert torch.allclose(adv, torch.tensor([2.0, -0.5, -0.5, -0.5]))
+    assert torch.allclose(ds_score_advantages(ints, torch.zeros(4), 4, 0.5, 0.5),
+                          torch.tensor([0.75, -0.25, -0.25, -0.25]))

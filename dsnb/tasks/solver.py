@@ -162,12 +162,14 @@ def solve(nums, target) -> list[str]:
     """Every distinct correct expression for (nums, target), one per canonical form.
 
     Each uses every number exactly once, has minimal parentheses and no spaces; the list is
-    ordered friendliest first (fewest negative intermediates, shortest, then text). Note:
-    ``x*1`` and ``x/1`` are distinct from ``x+1-1``-style variants only because the
-    canonical form does not simplify; that is why the generator avoids the number 1.
+    ordered friendliest first (fewest negative intermediates, shortest, then text). The
+    thing to know: variants that differ by an identity (``x*1``, ``x*4/4``, ``x+4-4``,
+    ``x*(3-2)``) count as distinct, because the canonical form does not simplify. The
+    generator avoids the number 1 for that reason; repeated or consecutive numbers still
+    produce a few such "cheap" extra solutions.
 
-    >>> solve([3, 7, 12], 33)
-    ['3*7+12']
+    >>> solve([3, 7, 12], 33)  # 12 + 21
+    ['12+3*7']
     >>> solve([1, 3, 4, 6], 24)
     ['6/(1-3/4)']
     """

@@ -11,9 +11,11 @@ equations are METHOD.md sections 1-4, tagged as in NOTATION.md.
 - sharpening: ``sharpening_rate`` [SH1], ``credit_probability`` [SEL1], ``sampled_fraction``
 - theorem / frontier: ``theorem_construction`` [THM1], ``frontier``
 - shared: ``shared_strategy_space``, ``crossover_experiment`` (the pass@k crossover)
+- experiments: ``compare_methods``, ``format_table``, ``holds_rate``
 - report: ``write_theory_report`` (imports plotly when called)
 """
 from dsnb.theory.dynamics import SimConfig, group_advantage, policy_gradient, sample_groups
+from dsnb.theory.experiments import compare_methods, format_table, holds_rate, random_instance
 from dsnb.theory.frontier import Frontier, frontier
 from dsnb.theory.metrics import (correct_distribution, correct_entropy, correct_variance,
                                  correctness, effective_solutions, kl_forward, kl_reverse,
@@ -29,9 +31,10 @@ from dsnb.theory.theorem import TheoremCheck, theorem_construction
 __all__ = [
     "CrossoverResult", "Frontier", "History", "SharedSpace", "SimConfig", "TheoremCheck",
     "TrajectorySpace", "correct_distribution", "correct_entropy", "correct_variance",
-    "correctness", "credit_probability", "crossover_experiment", "ds_reward",
-    "effective_solutions", "frontier", "group_advantage", "kl_forward", "kl_optimum",
-    "kl_reverse", "log_softmax", "pass_at_k", "policy_gradient", "reinforcement_gain",
+    "compare_methods", "correctness", "credit_probability", "crossover_experiment", "ds_reward",
+    "effective_solutions", "format_table", "frontier", "group_advantage", "holds_rate",
+    "kl_forward", "kl_optimum", "kl_reverse", "log_softmax", "pass_at_k", "policy_gradient",
+    "random_instance", "reinforcement_gain",
     "sample_groups", "sampled_fraction", "sharpening_rate", "shared_strategy_space", "simulate",
     "softmax", "theorem_construction", "write_theory_report", "zipf_space",
 ]

@@ -132,7 +132,7 @@ def sample_groups(probs: np.ndarray, group_size: int, rng: np.random.Generator) 
     cdf = cdf / cdf[:, -1:]  # the last entry is exactly 1.0
     u = rng.random((n_prompts, group_size)) + rows
     idx = np.searchsorted((cdf + rows).ravel(), u.ravel(), side="right").reshape(u.shape)
-    return np.clip(idx - rows * n, 0, n - 1)
+    return np.minimum(idx - rows * n, n - 1)  # u + row may round up to row + 1
 
 
 def group_advantage(rewards: np.ndarray, eps: float = 1e-4) -> np.ndarray:
@@ -144,34 +144,48 @@ def group_advantage(rewards: np.ndarray, eps: float = 1e-4) -> np.ndarray:
     array([[ 1.5, -0.5, -0.5, -0.5],
            [ 0. ,  0. ,  0. ,  0. ]])
     """
-    centred = rewards - rewards.mean(axis=1, keepdims=True)
-    same = np.all(rewards == rewards[:, :1], axis=1, keepdims=True)  # no signal in this group
-    std = rewards.std(axis=1, ddof=1, keepdims=True) + eps
-    return np.where(same, 0.0, centred / np.where(same, 1.0, std))
+    g = rewards.shape[1]
+    centred = rewards - rewards.sum(axis=1, keepdims=True) / g
+    var = (centred * centred).sum(axis=1, keepdims=True) / (g - 1)
+    same = var == 0  # all rewards equal (0/1 rewards: exact): no signal in this group
+    return np.where(same, 0.0, centred / (np.sqrt(np.where(same, 1.0, var)) + eps))
 
 
-def expected_direction(logp, base_logp, correct, cfg: SimConfig, rng=None) -> np.ndarray:
+def _with_kl(grad, probs, logp, base_logp, beta):
+    """grad − beta·∇KL (skipped when beta = 0: the simulator's inner loop is hot)."""
+    return grad - beta * kl_gradient(probs, logp, base_logp) if beta else grad
+
+
+def expected_direction(logp, base_logp, correct, cfg: SimConfig, rng=None,
+                       counts=None) -> np.ndarray:
     """Ascent direction on the logits: [PG1] for r + shaping, minus beta·∇KL. (P, N) -> (P, N)."""
     probs = np.exp(logp)
     score = correct + SHAPING[cfg.method](logp, base_logp, correct, cfg)
-    return policy_gradient(probs, score) - cfg.beta * kl_gradient(probs, logp, base_logp)
+    return _with_kl(policy_gradient(probs, score), probs, logp, base_logp, cfg.beta)
 
 
-def sampled_direction(logp, base_logp, correct, cfg: SimConfig, rng=None) -> np.ndarray:
+def sampled_direction(logp, base_logp, correct, cfg: SimConfig, rng=None,
+                      counts=None) -> np.ndarray:
     """GRPO estimate (1/G)·Σ_i A_i·∇log pi(y_i), with ∇_z log pi(y_i) = e_{y_i} − pi. (P, N).
 
     A_i is the group advantage [GRPO1] plus the method's shaping of the sampled y_i ([DS3] for
     DS): a trajectory that is never sampled gets no direct credit (selection bias).
+    ``counts`` (P·N,) ints, if given, is incremented by how often each trajectory was sampled.
     """
     n_prompts, n = logp.shape
     probs = np.exp(logp)
     rows = np.arange(n_prompts)[:, None]
     idx = sample_groups(probs, cfg.group_size, rng)  # (P, G)
-    shaping = SHAPING[cfg.method](logp, base_logp, correct, cfg)
-    adv = group_advantage(correct[rows, idx].astype(float), cfg.eps) + shaping[rows, idx]
-    hits = np.bincount((rows * n + idx).ravel(), weights=adv.ravel(), minlength=n_prompts * n)
+    adv = group_advantage(correct[rows, idx].astype(float), cfg.eps)  # (P, G)
+    if cfg.method != "grpo":
+        adv = adv + SHAPING[cfg.method](logp[rows, idx], base_logp[rows, idx], correct[rows, idx],
+                                        cfg)  # only the sampled y_i need their shaping
+    flat = (rows * n + idx).ravel()  # (P·G,) index into the flattened (P, N) table
+    hits = np.bincount(flat, weights=adv.ravel(), minlength=n_prompts * n)
+    if counts is not None:
+        counts += np.bincount(flat, minlength=n_prompts * n)
     grad = (hits.reshape(n_prompts, n) - probs * adv.sum(axis=1, keepdims=True)) / cfg.group_size
-    return grad - cfg.beta * kl_gradient(probs, logp, base_logp)
+    return _with_kl(grad, probs, logp, base_logp, cfg.beta)
 
 
 DIRECTIONS = {"expected": expected_direction, "sampled": sampled_direction}

@@ -8,6 +8,8 @@ pi ∝ pi_base^c on the incorrect set. Entropy [ENT1]: a = c = e > 0, b >= 0. DS
 depends only on a; for fixed (a, c) the KL is a convex function of C (the three-part split of
 ``dsnb.theory.theorem``), so the most correct policy within the budget is one bisection away.
 Sweeping a (and c) then traces each family's frontier exactly, in O(N) per grid point.
+DS's a is swept over [0, 1]: a < 0 (gamma_p > beta) reverses pi_base's order on the correct set;
+in a random check (300 spaces, 629 feasible points) it was never more correct at equal H_c.
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ def _bern_kl(x, y):
 
 
 def max_correctness(c_base, c_floor, k_corr, k_inc, kappa, divergence="reverse", iters=60):
-    """Largest C >= c_floor with KL(C) <= kappa, KL(C) = between + within-correct + within-incorrect.
+    """Largest C >= c_floor with KL(C) <= kappa; KL = between + within-correct + within-incorrect.
 
     Reverse: KL(C) = kl(C‖C_base) + C·k_corr + (1 − C)·k_inc. Forward: kl(C_base‖C) + const.
     All arguments broadcast; returns nan where no C is feasible. Convex in C, so: check the
@@ -131,20 +133,33 @@ def frontier(base_logp, correct, kappa: float, divergence: str = "reverse", n_gr
     floor = 1 / (1 + np.exp(z_i - z_c))  # C at boost b = 0: the family's least correct policy
     ent_c = max_correctness(c_base, floor, k_c, k_i, kappa, divergence)
 
-    c_grid = np.asarray(ds_incorrect, dtype=float)  # DS: a in [0, 1] x c in ds_incorrect
-    z_ic, _, kr_ic, kf_ic = _set_stats(logp[~c], c_grid)
-    k_ic = kr_ic if divergence == "reverse" else kf_ic
-    a = slice(0, n_grid)
-    ds_floor = 1 / (1 + np.exp(z_ic[None, :] - z_c[a, None]))  # (K, len(c_grid))
-    ds_all = max_correctness(c_base, ds_floor, k_c[a, None], k_ic[None, :], kappa, divergence)
-    ds_c = np.nanmax(np.where(np.isnan(ds_all), -np.inf, ds_all), axis=1)
-    ds_c = np.where(np.isfinite(ds_c), ds_c, np.nan)
-    # DS best C among shapes at least as diverse: H_c falls as a rises, so a running max over a.
-    best = np.fmax.accumulate(ds_c)  # (K,) best C for a' <= a
-    ds_H = h_c[a]
-    k = np.searchsorted(-ds_H, -h_c + 1e-12, side="right") - 1  # last DS shape with H >= h
+    ds_c = _ds_best(logp[~c], c_base, z_c[:n_grid], k_c[:n_grid], ds_incorrect, kappa,
+                    divergence)
+    ds_h = h_c[:n_grid]
+    return Frontier(kappa, divergence, (float(ds_h[-1]), c_base), (float(ds_h[-1]),
+                    float(ent_c[n_grid - 1])), exps, h_c, ent_c, low, ds_h, ds_c,
+                    _dominates(h_c, ent_c, ds_h, ds_c))
+
+
+def _ds_best(logp_inc, c_base, z_c, k_c, c_grid, kappa, divergence):
+    """(K,) DS's best C for each correct-set exponent a, maximised over incorrect exponents c.
+
+    (c = 1, gamma_n = 0, always wins at a fixed budget: sharpening the incorrect set only adds
+    KL. The sweep is kept so the frontier is "the best over the family", not an assumption.)
+    """
+    c_grid = np.asarray(c_grid, dtype=float)
+    z_i, _, kr_i, kf_i = _set_stats(logp_inc, c_grid)
+    k_i = kr_i if divergence == "reverse" else kf_i
+    floor = 1 / (1 + np.exp(z_i[None, :] - z_c[:, None]))  # (K, len(c_grid)): C at b = 0
+    best = max_correctness(c_base, floor, k_c[:, None], k_i[None, :], kappa, divergence)
+    best = np.max(np.nan_to_num(best, nan=-np.inf), axis=1)
+    return np.where(np.isfinite(best), best, np.nan)
+
+
+def _dominates(ent_h, ent_c, ds_h, ds_c):
+    """(M,) is some DS point at least as diverse (H_c >=) and as correct (C >=) as each entropy
+    point? ds_h falls as a rises, so the best C among a' <= a is a running max."""
+    best = np.fmax.accumulate(ds_c)  # (K,) best DS C among shapes at least this diverse
+    k = np.searchsorted(-np.minimum.accumulate(ds_h), -ent_h + 1e-12, side="right") - 1
     ds_best = np.where(k >= 0, best[np.maximum(k, 0)], np.nan)
-    dominates = ~np.isfinite(ent_c) | (np.nan_to_num(ds_best, nan=-np.inf) >= ent_c - 1e-9)
-    return Frontier(kappa, divergence, (float(h_c[n_grid - 1]), c_base),
-                    (float(h_c[n_grid - 1]), float(ent_c[n_grid - 1])), exps, h_c, ent_c, low, ds_H, ds_c,
-                    dominates)
+    return ~np.isfinite(ent_c) | (np.nan_to_num(ds_best, nan=-np.inf) >= ent_c - 1e-9)

@@ -12,7 +12,7 @@ from dsnb.theory.space import check_positive
 
 
 def sharpening_rate(probs: np.ndarray, correct: np.ndarray, i: int, j: int, lr: float) -> float:
-    """[SH1] Δ log(pi_i/pi_j) = lr·(1 − J)(pi_i − pi_j) (both correct); −lr·J(pi_i − pi_j) (both not).
+    """[SH1] Δ log(pi_i/pi_j) = lr(1 − J)(pi_i − pi_j), both correct; −lr·J(pi_i − pi_j), both wrong
 
     The change of the log-ratio of trajectories i and j after one expected-gradient step
     z ← z + lr·∂J/∂z on J = E_pi[r] (one prompt, probs and correct of shape (N,)). In general it

@@ -39,15 +39,18 @@ class History:
     """(T,) KL(pi ‖ pi_base) [KL1]."""
     kl_fwd: np.ndarray = None
     """(T,) KL(pi_base ‖ pi) [KL2]."""
+    samples: np.ndarray = None
+    """(N,) or (P, N) how often each trajectory was sampled over the run (None if "expected")."""
 
     def __post_init__(self):
         p = self.probs if self.probs.ndim == 3 else self.probs[:, None, :]  # (T, P, N)
         c, base = self.space.correct, self.space.base_probs
-        for name, fn, ref in (("C", metrics.correctness, c), ("H_c", metrics.correct_entropy, c),
-                              ("V_c", metrics.correct_variance, c),
-                              ("N_eff", metrics.effective_solutions, c),
-                              ("kl", metrics.kl_reverse, base), ("kl_fwd", metrics.kl_forward, base)):
-            setattr(self, name, fn(p, ref).mean(axis=1))
+        h_c = metrics.correct_entropy(p, c)  # (T, P)
+        self.H_c, self.N_eff = h_c.mean(axis=1), np.exp(h_c).mean(axis=1)  # [DIV3] = exp(H_c)
+        self.C = metrics.correctness(p, c).mean(axis=1)
+        self.V_c = metrics.correct_variance(p, c).mean(axis=1)
+        self.kl = metrics.kl_reverse(p, base).mean(axis=1)
+        self.kl_fwd = metrics.kl_forward(p, base).mean(axis=1)
 
     @property
     def final(self) -> np.ndarray:
@@ -64,8 +67,9 @@ def _parameters(space: TrajectorySpace, strategies):
     if strategies is None:
         return np.zeros_like(space.base_logp), (lambda theta: theta), (lambda grad: grad)
     strategies = np.atleast_2d(np.asarray(strategies))
-    if strategies.shape != space.base_logp.shape or not np.issubdtype(strategies.dtype, np.integer):
-        raise ValueError(f"strategies must be integers of shape {space.base_logp.shape} "
+    if (strategies.shape != space.base_logp.shape
+            or not np.issubdtype(strategies.dtype, np.integer) or strategies.min() < 0):
+        raise ValueError(f"strategies must be ints >= 0 of shape {space.base_logp.shape} "
                          "(one strategy id per trajectory), got "
                          f"{strategies.dtype} {strategies.shape}")
     n_strat, n_prompts = int(strategies.max()) + 1, strategies.shape[0]
@@ -105,15 +109,19 @@ def simulate(base_logp, correct, method: str, steps: int, group_size: int, lr: f
     rng = np.random.default_rng(seed)
     theta, expand, reduce = _parameters(space, strategies)
     direction = DIRECTIONS[mode]
-    every = record_every or max(1, steps // 200)
+    every = max(1, steps // 100) if record_every is None else record_every
+    if int(every) != every or every < 1:
+        raise ValueError(f"record_every = {record_every} must be a whole number >= 1")
     base, corr = space.base_logp, space.correct
     steps_seen, snapshots = [], []
+    counts = np.zeros(base.size, dtype=np.int64) if mode == "sampled" else None
     for t in range(steps + 1):
         logp = log_softmax(base + expand(theta))  # (P, N)
         if t % every == 0 or t == steps:
             steps_seen.append(t)
             snapshots.append(np.exp(logp))
         if t < steps:
-            theta = theta + lr * reduce(direction(logp, base, corr, cfg, rng))
+            theta = theta + lr * reduce(direction(logp, base, corr, cfg, rng, counts))
     probs = np.stack(snapshots)  # (T, P, N)
-    return History(cfg, np.array(steps_seen), space.unbatch(probs), space)
+    samples = None if counts is None else space.unbatch(counts.reshape(base.shape))
+    return History(cfg, np.array(steps_seen), space.unbatch(probs), space, samples=samples)

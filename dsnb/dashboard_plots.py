@@ -1,0 +1,156 @@
+"""The dashboard's plots: pure figure functions, and a pane that redraws one in place.
+
+Two ways to redraw (``FigurePane``):
+
+- "figurewidget": a plotly ``FigureWidget``; each redraw copies the new figure's data into it
+  inside ``batch_update()`` (one message, no flicker). Needs a frontend with custom widgets
+  (JupyterLab, Jupyter Notebook 7).
+- "static": the figure's ordinary notebook output placed in an ``ipywidgets.Output`` by
+  replacing its ``outputs`` in one assignment (no clear-then-draw flash). Works wherever a plotly
+  figure shows: Colab and VS Code, where FigureWidget has a long record of not rendering
+  (plotly.py #2202, #5027; colabtools #498).
+
+``choose_backend("auto")`` picks static in Colab and VS Code, FigureWidget elsewhere.
+Used by ``dsnb.dashboard``; figure functions reuse ``dsnb.run_plots`` (colours, smoothing).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from dsnb.run_plots import color, passk_figure, smooth
+
+BACKENDS = ("auto", "figurewidget", "static")
+# (metric key, panel title): the six panels of the training figure, row by row
+PANELS = [
+    ("reward/mean", "reward (solid) and correct (dotted)"),
+    ("div/distinct_correct", "distinct correct solutions per group"),
+    ("entropy/token_mean", "mean token entropy"),
+    ("reward/frac_zero_std", "groups with equal rewards (no gradient)"),
+    ("loss", "loss: near 0 by design, NOT progress"),
+    ("ds/gamma_p", "γp (solid), γn (dotted) in force"),
+]
+SECOND_LINE = {"reward/mean": "correct/mean", "ds/gamma_p": "ds/gamma_n"}
+
+
+def choose_backend(pref: str = "auto") -> str:
+    """"static" in Colab and VS Code (FigureWidget often fails to render there), else
+    "figurewidget"; an explicit choice wins.
+
+    >>> choose_backend("static")
+    'static'
+    """
+    if pref not in BACKENDS:
+        raise ValueError(f"backend={pref!r}: choose one of {BACKENDS}")
+    if pref != "auto":
+        return pref
+    in_vscode = any(v in os.environ for v in ("VSCODE_PID", "VSCODE_CWD", "VSCODE_IPC_HOOK_CLI"))
+    return "static" if ("google.colab" in sys.modules or in_vscode) else "figurewidget"
+
+
+def control_changes(rows: list[dict], keys=("ds/gamma_p", "ds/gamma_n", "entropy_coef", "lr")):
+    """Where a live control changed: [(x, label)], x halfway between the last row with the old
+    value and the first with the new one.
+
+    >>> rows = [{"step": 1, "ds/gamma_p": 0.0}, {"step": 2, "ds/gamma_p": 0.0}, {"step": 3, "ds/gamma_p": 1.5}]
+    >>> control_changes(rows, keys=("ds/gamma_p",))
+    [(2.5, 'γp 0 → 1.5')]
+    """
+    short = {"ds/gamma_p": "γp", "ds/gamma_n": "γn", "entropy_coef": "entropy", "lr": "lr"}
+    out = []
+    for prev, row in zip(rows, rows[1:]):
+        moved = [f"{short[k]} {prev[k]:.3g} → {row[k]:.3g}" for k in keys
+                 if k in row and k in prev and row[k] != prev[k]]
+        if moved:
+            out.append(((prev["step"] + row["step"]) / 2, ", ".join(moved)))
+    return out
+
+
+def training_figure(runs: dict[str, list[dict]], changes=(), show_kl: bool = False, window: int = 5):
+    """Six panels of live training metrics, one colour per run, smoothed lines over faint raw
+    ones, and a dotted vertical line wherever a control changed (``changes`` = [(x, label)])."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+    panels = list(PANELS)
+    if show_kl:
+        panels[4] = ("kl", "KL to the base model (k3)")
+    fig = make_subplots(rows=2, cols=3, subplot_titles=[t for _, t in panels],
+                        horizontal_spacing=0.07, vertical_spacing=0.16)
+    for name, rows in runs.items():
+        steps = [r["step"] for r in rows]
+        for i, (key, _) in enumerate(panels):
+            pos = dict(row=i // 3 + 1, col=i % 3 + 1)
+            for k, dash in ((key, "solid"), (SECOND_LINE.get(key), "dot")):
+                if k is None:
+                    continue
+                ys = [r.get(k) for r in rows]
+                fig.add_trace(go.Scatter(x=steps, y=ys, mode="lines", opacity=0.25, hoverinfo="skip",
+                                         line=dict(color=color(name), width=1), showlegend=False), **pos)
+                fig.add_trace(go.Scatter(x=steps, y=smooth(ys, window), mode="lines", name=name,
+                                         legendgroup=name, showlegend=(i == 0 and dash == "solid"),
+                                         line=dict(color=color(name), width=2.5, dash=dash)), **pos)
+    for x, label in changes:
+        fig.add_vline(x=x, line=dict(color="#555", dash="dot", width=1.5), row="all", col="all")
+        fig.add_annotation(x=x, y=1.0, yref="y domain", text=label, showarrow=False, xanchor="left",
+                           font=dict(size=10, color="#555"), row=1, col=1)
+    fig.update_xaxes(title_text="step", row=2)
+    fig.update_layout(height=520, template="plotly_white", margin=dict(t=40, l=40, r=10, b=40),
+                      legend=dict(orientation="h", y=1.09, x=1, xanchor="right"))
+    return fig
+
+
+def live_passk_figure(base_curve, evals: dict[str, tuple[int, list[float]]], n_problems: int,
+                      names=()):
+    """[PK1] pass@k vs k: the base model (dashed) and each run at its latest mini-evaluation.
+    Runs in `names` not evaluated yet get an empty line (the figure keeps its structure)."""
+    curves = {"base": base_curve or []}
+    curves.update({name: evals.get(name, (0, []))[1] for name in names})
+    curves.update({name: curve for name, (_, curve) in evals.items()})
+    steps = ", ".join(f"{name} at step {s}" for name, (s, _) in evals.items()) or "waiting for the first"
+    fig = passk_figure(curves, title=f"pass@k on {n_problems} held-out problems ({steps})")
+    fig.update_layout(height=360, title_font_size=13, legend=dict(x=0.99, y=0.02, xanchor="right"))
+    return fig
+
+
+def figure_bundle(fig) -> dict:
+    """The mime bundle a notebook would show for `fig` (plotly picks the right renderer for
+    JupyterLab, Colab or VS Code); outside a kernel, plotly JSON plus HTML."""
+    bundle = fig._repr_mimebundle_() or {}
+    if not bundle:
+        bundle = {"application/vnd.plotly.v1+json": fig.to_plotly_json(),
+                  "text/html": fig.to_html(include_plotlyjs="cdn", full_html=False)}
+    return bundle
+
+
+class FigurePane:
+    """A plot that redraws in place; ``.widget`` goes into the layout, ``.update(fig)`` redraws."""
+
+    def __init__(self, fig, backend: str = "auto"):
+        import ipywidgets as widgets
+        self.backend = choose_backend(backend)
+        self.redraws = 0
+        if self.backend == "figurewidget":
+            import plotly.graph_objects as go
+            self.widget = go.FigureWidget(fig)
+        else:
+            height = fig.layout.height or 450
+            self.widget = widgets.Output(layout=widgets.Layout(min_height=f"{height + 10}px"))
+            self.update(fig)
+
+    def update(self, fig) -> None:
+        """Redraw with `fig` (same structure or not): one batched message, no flicker."""
+        self.redraws += 1
+        if self.backend == "static":
+            self.widget.outputs = ({"output_type": "display_data", "data": figure_bundle(fig),
+                                    "metadata": {}},)
+            return
+        fw = self.widget
+        if len(fw.data) != len(fig.data):          # a new structure: rebuild the traces
+            fw.data = ()
+            fw.add_traces(list(fig.data))
+        with fw.batch_update():
+            for old, new in zip(fw.data, fig.data):
+                old.update(x=new.x, y=new.y, name=new.name, showlegend=new.showlegend)
+            fw.layout.shapes = fig.layout.shapes
+            fw.layout.annotations = fig.layout.annotations
+            fw.layout.title = fig.layout.title

@@ -1,0 +1,91 @@
+"""HTML pieces of the live dashboard: the sample viewer, the status line, the error box.
+
+Pure functions from data to an HTML string (an ``ipywidgets.HTML`` shows them), so they are
+tested without a notebook. The sample viewer is where sharpening is visible by eye: a collapsed
+GRPO group shows one correct completion sixteen times; a smoothed one shows several.
+Used by ``dsnb.dashboard``.
+"""
+from __future__ import annotations
+
+import html
+from collections import Counter
+
+from dsnb.run_plots import color
+
+BOX = "font-family:system-ui,sans-serif;font-size:13px;"
+MONO = "font-family:ui-monospace,monospace;white-space:pre-wrap;"
+SHADE = {"correct": "#d8f3dc", "partial": "#fff3c4", "wrong": "#fde2e1"}
+
+
+def prompt_text(prompt) -> str:
+    """A prompt as plain text: strings as they are, chat messages by their last message."""
+    return prompt if isinstance(prompt, str) else str(prompt[-1]["content"])
+
+
+def count_duplicates(texts, rewards, correct, keys):
+    """Identical completions merged, most frequent first: [(text, count, reward, correct, key)].
+
+    >>> count_duplicates(["a", "b", "a"], [1.0, 0.0, 1.0], [True, False, True], ["A", None, "A"])
+    [('a', 2, 1.0, True, 'A'), ('b', 1, 0.0, False, None)]
+    """
+    counts = Counter(texts)
+    first = {}
+    for t, r, c, k in zip(texts, rewards, correct, keys):
+        first.setdefault(t, (r, c, k))
+    return [(t, n, *first[t]) for t, n in counts.most_common()]
+
+
+def group_html(name: str, prompt, texts, rewards, correct, keys) -> str:
+    """One group of G completions: correct ones green, duplicates counted, and the two numbers
+    that matter (correct, distinct correct). Says so when the group gives no gradient."""
+    G, n_ok = len(texts), sum(correct)
+    distinct = len({k for k, ok in zip(keys, correct) if ok and k is not None})
+    head = (f"<div style='border-left:4px solid {color(name)};padding-left:6px'><b>{html.escape(name)}</b> · "
+            f"prompt <code>{html.escape(prompt_text(prompt)[-120:])}</code><br>"
+            f"{n_ok}/{G} correct · <b>{distinct}</b> distinct correct solution{'s' * (distinct != 1)}")
+    if len(set(rewards)) == 1:
+        head += " · <i>all rewards equal: this group gives no gradient</i>"
+    rows = []
+    for text, n, reward, ok, _ in count_duplicates(texts, rewards, correct, keys):
+        shade = SHADE["correct" if ok else ("partial" if reward > 0 else "wrong")]
+        rows.append(f"<div style='background:{shade};margin:1px 0;padding:1px 4px'>"
+                    f"<span style='{MONO}'>{html.escape(text) or '(empty)'}</span>"
+                    f"<span style='float:right'>{'✓' if ok else ''} ×{n}</span></div>")
+    return head + "</div>" + "".join(rows)
+
+
+def samples_html(groups: dict) -> str:
+    """The latest group of every run side by side: {name: (prompt, texts, rewards, correct, keys)}."""
+    if not groups:
+        return f"<div style='{BOX}color:#666'>Samples appear after the first step.</div>"
+    cols = "".join(f"<div style='flex:1;min-width:0'>{group_html(n, *g)}</div>" for n, g in groups.items())
+    legend = (f"<span style='background:{SHADE['correct']}'>correct</span> "
+              f"<span style='background:{SHADE['partial']}'>right format, wrong value</span> "
+              f"<span style='background:{SHADE['wrong']}'>no valid answer</span>")
+    return (f"<div style='{BOX}'><b>Latest group of completions</b> (same prompt for every run) "
+            f"{legend}<div style='display:flex;gap:12px;margin-top:4px'>{cols}</div></div>")
+
+
+def status_html(state: str, steps: dict[str, int], total: int, sec_per_step: float | None,
+                note: str = "") -> str:
+    """One line: state, steps done per run, speed, and the latest note (e.g. a control change).
+
+    >>> "step 3/10" in status_html("running", {"ds": 3}, 10, 0.5)
+    True
+    """
+    dot = {"running": "#2a9d3a", "paused": "#e0a800", "error": "#c00"}.get(state, "#888")
+    done = " · ".join(f"{n} step {s}/{total}" for n, s in steps.items())
+    speed = f" · {sec_per_step:.2f} s/step" if sec_per_step else ""
+    extra = f" · {html.escape(note)}" if note else ""
+    return (f"<div style='{BOX}'><span style='color:{dot}'>●</span> <b>{state}</b> · "
+            f"{done}{speed}{extra}</div>")
+
+
+def error_html(trace: str | None) -> str:
+    """The error box: empty when all is well, else the traceback of the training thread."""
+    if not trace:
+        return ""
+    return (f"<div style='{BOX}border:2px solid #c00;background:#fff0f0;padding:6px'>"
+            f"<b>Training stopped with an error</b> (the run directory keeps everything up to the "
+            f"last checkpoint):<pre style='{MONO}font-size:11px;max-height:260px;overflow:auto'>"
+            f"{html.escape(trace)}</pre></div>")

@@ -1,0 +1,34 @@
+"""The demo's code path end to end (quick mode: seconds, says nothing about the methods)."""
+import json
+
+import pytest
+
+from dsnb.cli import main
+from dsnb.demo import DemoConfig, run_demo
+
+
+def test_quick_demo_writes_summary_report_and_table(tiny_model_dir, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DSNB_NANO", tiny_model_dir)
+    cfg = DemoConfig.quick(out=str(tmp_path / "demo"))
+    summary = run_demo(cfg)
+    saved = json.loads((tmp_path / "demo" / "summary.json").read_text())
+    assert saved["methods"].keys() == {"grpo", "ds", "entropy_bonus"}
+    for m in saved["methods"].values():
+        assert len(m["pass@k"]) == cfg.eval_n
+        assert all(a <= b + 1e-12 for a, b in zip(m["pass@k"], m["pass@k"][1:]))  # pass@k grows with k
+    assert len(saved["base"]["pass@k"]) == cfg.eval_n
+    html = (tmp_path / "demo" / "report.html").read_text()
+    assert "Seeds and noise" in html and "pass@k on held-out problems" in html
+    assert "plotly" in html.lower() and "<script" in html              # self-contained plots
+    assert "grpo" in capsys.readouterr().out and summary["seeds"] == [0]
+    # rerunning reuses the finished runs instead of training again
+    runs = sorted(p.name for p in (tmp_path / "demo" / "runs").iterdir())
+    assert runs == ["ds_s0", "entropy_bonus_s0", "grpo_s0"]
+
+
+def test_demo_rejects_unknown_methods_before_any_work(capsys, tmp_path):
+    with pytest.raises(ValueError, match="unknown demo methods"):
+        DemoConfig(methods=["ppo"])
+    assert main(["demo", "--methods", "ppo", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown demo methods" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
