@@ -14,7 +14,8 @@ ratio; by default each trainer runs in its own fresh child process with the same
 count (``--same-process`` runs both here, one after the other: then the second inherits the
 first's lazy imports and allocator pool, and the memory ratio flips with ``--order``). One
 warm-up step each is not timed; steps/s = timed steps / their summed wall time, and the median
-step time is printed too (the CI machine is shared, so single steps can stall).
+step time and the CPU time per step (process_time: robust to other jobs on a shared machine,
+unlike wall time) are printed too.
 
 Memory. A background thread reads the process's resident set size (/proc/self/statm, else
 psutil) every 2 ms. "step peak" = the highest RSS seen during the timed steps minus the RSS just
@@ -106,23 +107,35 @@ def train_config(a, path: str):
                                            device="cpu" if a.cpu else "auto"))
 
 
+def preimport():
+    """Libraries both trainers load lazily: imported before the "total" baseline on both sides."""
+    import peft  # noqa: F401
+    import transformers  # noqa: F401
+    import dsnb.metrics  # noqa: F401
+    import dsnb.rundir  # noqa: F401
+    import dsnb.tasks.solver  # noqa: F401
+    import dsnb.world  # noqa: F401
+
+
 def bench_dsnb(cfg, steps: int, profile: bool) -> dict:
     from dsnb.policy import Policy
     from dsnb.trainer import Trainer
+    preimport()
     start = rss_bytes()
     trainer = Trainer(cfg, progress=False, policy=Policy(cfg.policy, seed=cfg.seed))
     trainer.train_step()  # warm-up
-    mem, prof, times, rows = PeakRSS(), cProfile.Profile() if profile else None, [], []
+    mem, prof, times, cpu, rows = PeakRSS(), cProfile.Profile() if profile else None, [], [], []
     mem.start()
     prof and prof.enable()
     for _ in range(steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         rows.append(trainer.train_step())
         times.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
     prof and prof.disable()
     mem.stop()
     lens = [r["completion/len_mean"] for r in rows]
-    return _result("dsnb Trainer", times, mem, start, sum(lens) / len(lens), prof)
+    return _result("dsnb Trainer", times, cpu, mem, start, sum(lens) / len(lens), prof)
 
 
 def bench_trl(cfg, steps: int, profile: bool, cpu: bool) -> dict:
@@ -133,22 +146,24 @@ def bench_trl(cfg, steps: int, profile: bool, cpu: bool) -> dict:
     from dsnb.policy import Policy
     from dsnb.tasks.rewards import countdown_reward
     from dsnb.world import get_task
+    preimport()
     start = rss_bytes()
     policy = Policy(cfg.policy, seed=cfg.seed)
     problems = get_task(cfg.task).load("train", cfg.n_train_problems, cfg.seed, "nano")
     data = Dataset.from_list([{"prompt": p.prompt, **p.columns} for p in problems])
-    mem, prof, times = PeakRSS(), cProfile.Profile() if profile else None, []
+    mem, prof, times, cpu = PeakRSS(), cProfile.Profile() if profile else None, [], []
 
     class Clock(TrainerCallback):  # the step boundaries: generation happens inside the step
         def on_step_begin(self, args, state, control, **kw):
             if state.global_step == 1:  # step 0 is the warm-up
                 mem.start()
                 prof and prof.enable()
-            self.t0 = time.perf_counter()
+            self.t0, self.c0 = time.perf_counter(), time.process_time()
 
         def on_step_end(self, args, state, control, **kw):
             if state.global_step >= 2:  # global_step was already incremented
                 times.append(time.perf_counter() - self.t0)
+                cpu.append(time.process_time() - self.c0)
             if state.global_step == steps + 1:
                 prof and prof.disable()
                 mem.stop()
@@ -164,7 +179,7 @@ def bench_trl(cfg, steps: int, profile: bool, cpu: bool) -> dict:
         trainer, name = GRPOTrainer(**common), "TRL GRPOTrainer"
     trainer.train()
     lens = [r["completions/mean_length"] for r in trainer.state.log_history[1:] if "completions/mean_length" in r]
-    return _result(name, times, mem, start, sum(lens) / max(len(lens), 1), prof)
+    return _result(name, times, cpu, mem, start, sum(lens) / max(len(lens), 1), prof)
 
 
 def _cuda() -> bool:
@@ -172,10 +187,10 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
-def _result(name, times, mem, start, length, prof) -> dict:
+def _result(name, times, cpu, mem, start, length, prof) -> dict:
     median = sorted(times)[len(times) // 2]
     out = {"name": name, "steps_per_s": len(times) / sum(times), "s_per_step": sum(times) / len(times),
-           "median_s": median,
+           "median_s": median, "cpu_s": sum(cpu) / len(cpu),
            "step_peak_mib": (mem.peak - mem.before) / 2**20, "total_mib": (mem.peak - start) / 2**20,
            "ru_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
            "completion_len": length}
@@ -200,6 +215,8 @@ def parse_args(argv=None):
     p.add_argument("--same-process", action="store_true",
                    help="run both trainers in this process (default: one fresh child process "
                         "each, so neither inherits the other's imports and allocator state)")
+    p.add_argument("--rounds", type=int, default=1,
+                   help="repeat the pair, alternating the order; report per-side medians")
     p.add_argument("--cpu", action="store_true", help="force the CPU even if a GPU is present")
     p.add_argument("--profile", action="store_true", help="print cProfile's top functions")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -234,26 +251,40 @@ def main(argv=None) -> int:
         side, out = a.child.split(":", 1)
         Path(out).write_text(json.dumps(run_side(side, a, path)))
         return 0
-    runs = {}
-    for side in a.order.split(","):
-        runs[side] = run_side(side, a, path) if a.same_process else run_child(side, argv, path)
-        gc.collect()
-    report(a, path, runs)
+    rounds = {"dsnb": [], "trl": []}
+    order = a.order.split(",")
+    for r in range(a.rounds):
+        for side in order if r % 2 == 0 else order[::-1]:
+            rounds[side].append(run_side(side, a, path) if a.same_process else run_child(side, argv, path))
+            gc.collect()
+    report(a, path, {side: median_result(rs) for side, rs in rounds.items()})
     return 0
+
+
+def median_result(results: list[dict]) -> dict:
+    """Per-field median over rounds (the first round's profile, if any)."""
+    out = dict(results[0])
+    for key, value in results[0].items():
+        if isinstance(value, float):
+            out[key] = sorted(r[key] for r in results)[len(results) // 2]
+    return out
 
 
 def report(a, path, runs):
     d, t = runs["dsnb"], runs["trl"]
     print(f"model {path} | B={a.prompts} G={a.group_size} T<={a.max_new_tokens} LoRA r={a.lora_r} "
           f"| {'DS-GRPO' if a.ds else 'GRPO'} | torch threads {d['threads']} | {a.steps} timed steps "
-          f"each | {'one process, order ' + a.order if a.same_process else 'one child process each'}")
-    print(f"{'trainer':18s} {'steps/s':>8s} {'median s':>9s} {'step peak MiB':>14s} {'total MiB':>10s} "
-          f"{'ru_maxrss MiB':>14s} {'compl. len':>10s}")
+          f"each | {'one process' if a.same_process else 'one child process each'} | {a.rounds} round(s), "
+          f"medians")
+    print(f"{'trainer':18s} {'steps/s':>8s} {'median s':>9s} {'CPU s/step':>10s} {'step peak MiB':>14s} "
+          f"{'total MiB':>10s} {'ru_maxrss MiB':>14s} {'compl. len':>10s}")
     for r in runs.values():
-        print(f"{r['name']:18s} {r['steps_per_s']:8.3f} {r['median_s']:9.3f} {r['step_peak_mib']:14.1f} "
-              f"{r['total_mib']:10.1f} {r['ru_maxrss_mib']:14.1f} {r['completion_len']:10.1f}")
+        print(f"{r['name']:18s} {r['steps_per_s']:8.3f} {r['median_s']:9.3f} {r['cpu_s']:10.3f} "
+              f"{r['step_peak_mib']:14.1f} {r['total_mib']:10.1f} {r['ru_maxrss_mib']:14.1f} "
+              f"{r['completion_len']:10.1f}")
     print(f"ratio dsnb/TRL: speed {d['steps_per_s'] / t['steps_per_s']:.2f}x (median step "
-          f"{t['median_s'] / d['median_s']:.2f}x; > 1 = dsnb faster), step peak memory "
+          f"{t['median_s'] / d['median_s']:.2f}x, CPU time per step {t['cpu_s'] / d['cpu_s']:.2f}x; "
+          f"> 1 = dsnb faster), step peak memory "
           f"{d['step_peak_mib'] / max(t['step_peak_mib'], 1e-9):.2f}x, total memory "
           f"{d['total_mib'] / max(t['total_mib'], 1e-9):.2f}x, ru_maxrss "
           f"{d['ru_maxrss_mib'] / t['ru_maxrss_mib']:.2f}x (< 1 = dsnb smaller)")

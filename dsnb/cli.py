@@ -5,6 +5,8 @@
     dsnb nano pretrain --out data/nano                      rebuild the shipped nano model
     dsnb train --preset nano --run-dir runs/ds --gamma-p 1  one training run
     dsnb resume runs/ds                                     continue an interrupted run
+    dsnb study --out runs/study [--grid quick] [--only grpo ds_asym]   the honest study (hours)
+    dsnb study --report-only --out runs/study               redraw its report from results.jsonl
 """
 from __future__ import annotations
 
@@ -55,6 +57,23 @@ def cmd_resume(a):
     print(f"run {a.run_dir} at step {t.step}")
 
 
+def cmd_study(a):
+    if a.report_only:
+        from dsnb.study_report import write_study_report
+        print(f"report: {write_study_report(a.out)}")
+        return
+    from dsnb.study import GRIDS, QUICK, run_study
+    grid = GRIDS[a.grid]()
+    if a.list:
+        for s in grid:
+            print(f"{s.name:<26} {s.task:<11} {s.loss or 'GRPO'} {s.train or ''}  {s.note}")
+        return
+    budget = {**(QUICK if a.grid == "quick" else {}), **{k: v for k, v in dict(
+        seeds=a.seeds, steps=a.steps, eval_problems=a.eval_problems, eval_n=a.eval_n).items() if v is not None}}
+    run_study(grid, a.out, only=a.only, **budget)
+    print(f"results: {a.out}/results.jsonl")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dsnb", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -92,6 +111,17 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("resume", help="continue an interrupted run from its newest checkpoint")
     s.add_argument("run_dir")
     s.set_defaults(fn=cmd_resume)
+    st = sub.add_parser("study", help="the grid of settings x seeds, results.jsonl and report.html")
+    st.add_argument("--out", default="runs/study")
+    st.add_argument("--grid", choices=["default", "quick"], default="default")
+    st.add_argument("--seeds", type=int, nargs="+")
+    st.add_argument("--steps", type=int)
+    st.add_argument("--eval-problems", type=int)
+    st.add_argument("--eval-n", type=int)
+    st.add_argument("--only", nargs="+", help="run only these settings (names from --list)")
+    st.add_argument("--list", action="store_true", help="print the grid's settings and exit")
+    st.add_argument("--report-only", action="store_true", help="redraw OUT/report.html from OUT/results.jsonl")
+    st.set_defaults(fn=cmd_study)
     return p
 
 

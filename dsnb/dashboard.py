@@ -144,6 +144,10 @@ class Dashboard:
         """Move sliders automatically once `step` steps are done, e.g. ``dash.at(40, gamma_p=1.0)``."""
         self.run.at(step, **values)
 
+    def hold(self, timeout: float = 600.0):
+        """``with dash.hold(): ...`` keeps training at a step boundary while the block runs."""
+        return self.run.hold(timeout)
+
     def wait(self, timeout: float | None = None):
         """Block until training ends (headless runs only: a blocked kernel cannot hear sliders)."""
         self.run.wait(timeout)
@@ -157,6 +161,8 @@ class Dashboard:
     def _on_event(self, event: str):
         """Called by the training thread (or a button). Steps redraw at most every refresh_s
         seconds, and never so often that drawing takes more than ~10% of the time."""
+        if event == "activity":
+            return self._draw_status()
         if event == "scheduled":
             for name, value in self.run.applied[-1][1].items():
                 self.sliders[name].value = value       # the sliders show what the run uses
@@ -182,7 +188,8 @@ class Dashboard:
         rows = [r[-1] for r in self.run.rows.values() if r]
         speed = sum(r.get("time/step_s", 0.0) for r in rows) / len(rows) if rows else None
         steps = {n: tr.step for n, tr in self.run.trainers.items()}
-        self.status.value = status_html(state, steps, self.run.cfg.steps, speed, self.note)
+        note = " · ".join(x for x in (self.run.activity if state == "running" else "", self.note) if x)
+        self.status.value = status_html(state, steps, self.run.cfg.steps, speed, note)
         allowed = {"ready": {"start", "stop"}, "running": {"pause", "stop"}, "paused": {"resume", "stop"}}
         for name, button in self.buttons.items():
             button.disabled = name not in allowed.get(state, set())

@@ -27,7 +27,7 @@ PANELS = [
     ("div/distinct_correct", "distinct correct solutions per group"),
     ("entropy/token_mean", "mean token entropy"),
     ("reward/frac_zero_std", "groups with equal rewards (no gradient)"),
-    ("loss", "loss: near 0 by design, NOT progress"),
+    ("loss/total", "loss: near 0 by design, NOT progress"),
     ("ds/gamma_p", "γp (solid), γn (dotted) in force"),
 ]
 SECOND_LINE = {"reward/mean": "correct/mean", "ds/gamma_p": "ds/gamma_n"}

@@ -13,6 +13,7 @@ module is usable, and tested, without a notebook. Used by ``dsnb.dashboard`` (no
 """
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import sys
 import threading
@@ -114,6 +115,9 @@ class LiveRun:
         self.applied: list[tuple[int, dict]] = []              # scheduled changes already applied
         self._thread: threading.Thread | None = None
         self._ended = False                                    # the thread has finished its work
+        self._idle = threading.Event()                         # set while the thread holds no model
+        self._idle.set()
+        self.activity = ""                                     # what the thread is doing right now
         self._eval_problems = None
         _ACTIVE[self.key] = self
 
@@ -152,12 +156,29 @@ class LiveRun:
         """Schedule a control change once `step` steps are done (a reproducible "slider move")."""
         self.schedule.append((step, values))
 
+    @contextlib.contextmanager
+    def hold(self, timeout: float = 600.0):
+        """``with run.hold(): ...`` waits for the current step to finish and keeps training at
+        that boundary while the block runs (e.g. to save or score the adapter safely)."""
+        first = next(iter(self.trainers.values())).controls
+        was_paused = first.paused
+        self.pause()
+        if not self._idle.wait(timeout):
+            raise TimeoutError(f"training did not reach a step boundary within {timeout} s")
+        try:
+            yield
+        finally:
+            if not was_paused:
+                self.resume()
+
     def pause(self):
         for tr in self.trainers.values():
             tr.controls.pause()
         self._emit("state")
 
     def resume(self):
+        if self.alive:
+            self._idle.clear()                 # busy again from now on (hold() must wait)
         for tr in self.trainers.values():
             tr.controls.resume()
         self._emit("state")
@@ -173,6 +194,7 @@ class LiveRun:
             return
         if _ACTIVE.get(self.key) is not self:
             raise RuntimeError(f"a newer dashboard owns {self.cfg.run_dir}; use that one")
+        self._idle.clear()
         ctx = contextvars.copy_context()   # ipykernel 7 routes a thread's output by this context
         self._thread = threading.Thread(target=ctx.run, args=(self._main,), daemon=True,
                                         name=f"dsnb-train-{Path(self.key).name}")
@@ -190,6 +212,7 @@ class LiveRun:
     # ---------------------------------------------------------------- the thread
     def _main(self):
         try:
+            self._set_activity("training")
             if self.live.eval_every:
                 self._evaluate(base=self.base_curve is None)
             while not self.done:
@@ -201,7 +224,8 @@ class LiveRun:
             self.error = traceback.format_exc()
             print(self.error, file=sys.stderr)
         finally:
-            self._ended = True
+            self._ended, self.activity = True, ""
+            self._idle.set()
             self._emit("state")
 
     def _step_all(self):
@@ -209,7 +233,10 @@ class LiveRun:
         import torch
         self._apply_schedule()
         for name, tr in self.trainers.items():
-            tr.controls.wait_if_paused()
+            if tr.controls.paused:
+                self._idle.set()
+                tr.controls.wait_if_paused()
+                self._idle.clear()
             if tr.controls.stopped or tr.step >= tr.cfg.steps:
                 continue
             torch.manual_seed(step_seed(tr.cfg.seed, tr.step))
@@ -245,6 +272,7 @@ class LiveRun:
         with the training RNG set aside so that evaluating never changes the training run."""
         import torch
         from dsnb.evaluate import sample_and_grade
+        self._set_activity(f"mini-evaluation: pass@k at step {self.step}")
         first = next(iter(self.trainers.values()))
         if self._eval_problems is None:
             template = first.cfg.template or first.task.default_template
@@ -255,10 +283,19 @@ class LiveRun:
             if base:
                 self.base_curve = sample_and_grade(first.policy, *args, adapter=False).summary()["pass@k"]
             for name, tr in self.trainers.items():
-                if name not in self.evals or self.evals[name][0] != tr.step:
+                if tr.step == 0 and self.base_curve is not None:
+                    curve = self.base_curve          # LoRA starts at B = 0: the policy IS the base
+                elif name not in self.evals or self.evals[name][0] != tr.step:
                     curve = sample_and_grade(tr.policy, *args).summary()["pass@k"]
-                    self.evals[name] = (tr.step, curve)
+                else:
+                    continue
+                self.evals[name] = (tr.step, curve)
+        self._set_activity("training")
         self._emit("eval")
+
+    def _set_activity(self, text: str):
+        self.activity = text
+        self._emit("activity")
 
     def _emit(self, event: str):
         for fn in list(self.listeners):

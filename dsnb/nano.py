@@ -76,14 +76,16 @@ def data_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "data"
 
 
-def nano_path() -> Path:
-    """Where the shipped nano model lives: $DSNB_NANO, else the repository's data/nano."""
-    env = os.environ.get("DSNB_NANO")
-    path = Path(env) if env else data_dir() / "nano"
+def nano_path(name: str = "nano") -> Path:
+    """Where a shipped nano model lives: data/<name> ("nano": 3-number Countdown, "nano4":
+    4-number). $DSNB_NANO overrides the 3-number one (tests point it at a tiny model)."""
+    env = os.environ.get("DSNB_NANO") if name == "nano" else None
+    path = Path(env) if env else data_dir() / name
     if not (path / "config.json").exists():
+        count = "4" if name == "nano4" else "3"
         raise FileNotFoundError(
-            f"no nano model at {path}. Run `dsnb nano pretrain --out {path}` (about 5 minutes on "
-            "a laptop CPU) or set DSNB_NANO to a directory holding one.")
+            f"no nano model at {path}. Run `dsnb nano pretrain --num-count {count} --out {path}` "
+            "(10-20 minutes on a laptop CPU) or set DSNB_NANO to a directory holding one.")
     return path
 
 

@@ -29,7 +29,7 @@ LORA_ALL = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "dow
 @dataclass
 class PolicyConfig:
     model: str = "nano"
-    """"nano" (the model dsnb ships in data/nano), a local model directory, or a hub id."""
+    """"nano" / "nano4" (the models dsnb ships in data/), a local model directory, or a hub id."""
     backend: str = "auto"
     """"hf" (transformers + peft), "unsloth", or "auto" (unsloth if installed and a GPU is present)."""
     lora_r: int = 16
@@ -64,10 +64,10 @@ class PolicyConfig:
 
 
 def resolve_model_path(model: str) -> str:
-    """Map "nano" to the shipped checkpoint; leave local dirs and hub ids as they are."""
-    if model == "nano":
+    """Map "nano" / "nano4" to the shipped checkpoints; leave local dirs and hub ids as they are."""
+    if model in ("nano", "nano4"):
         from dsnb.nano import nano_path
-        return str(nano_path())
+        return str(nano_path(model))
     return model
 
 

@@ -31,8 +31,9 @@ def training_curves(runs: dict[str, list[dict]], keys=("correct/mean", "div/dist
     """One panel per metric key, one line per run (smoothed), raw values faint underneath."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
-    from dsnb.trainer import GLOSSARY
-    titles = titles or [f"{k}<br><sup>{GLOSSARY.get(k, '')[:70]}</sup>" for k in keys]
+    from dsnb.trainer import glossary
+    words = glossary()
+    titles = titles or [f"{k}<br><sup>{words.get(k, '')[:70]}</sup>" for k in keys]
     fig = make_subplots(rows=1, cols=len(keys), subplot_titles=titles)
     for name, rows in runs.items():
         steps = [r["step"] for r in rows]

@@ -6,7 +6,7 @@ Each step (METHOD.md section 5):
     ->  clipped update (+ k3 KL if beta > 0)  ->  log, callbacks, checkpoint
 
 Used by ``dsnb demo``, the study, the dashboard and notebooks 03-05. Everything configurable is
-in :class:`TrainConfig` (with presets); everything logged is defined once in ``GLOSSARY``.
+in :class:`TrainConfig` (with presets); everything logged is defined once (:func:`glossary`).
 """
 from __future__ import annotations
 
@@ -21,23 +21,28 @@ from dsnb.controls import Controls
 from dsnb.grpo import LossConfig
 from dsnb.policy import PolicyConfig
 
-GLOSSARY = {
+TRAINER_KEYS = {
     "step": "number of finished optimizer steps (the row describes the step that just ran)",
     "reward/mean": "mean task reward over the N = B*G completions of the step",
     "reward/std": "std of the task reward over the step's completions",
     "correct/mean": "fraction of completions that are correct (binary reward == 1): pass@1 on train prompts",
-    "reward/frac_zero_std": "fraction of groups whose rewards are all equal: they give no GRPO signal",
-    "div/distinct_correct": "distinct correct solutions per group (canonical forms), mean over groups",
-    "entropy/token_mean": "mean per-token entropy of the policy on its own samples [ENT2]",
-    "kl": "mean k3 estimate of KL(pi || base) per token (only when beta > 0) [KL3]",
-    "clip/frac": "fraction of tokens whose ratio was clipped",
-    "loss": "the surrogate loss; hovers near zero by construction, NOT a progress signal",
     "adv/mean_abs": "mean |advantage| after DS shaping",
     "completion/len_mean": "mean completion length in tokens (eos included)",
     "ds/gamma_p": "gamma_p in force at this step", "ds/gamma_n": "gamma_n in force at this step",
     "entropy_coef": "entropy coefficient in force", "lr": "learning rate in force",
     "time/step_s": "wall-clock seconds for the step",
+    "skipped": "1 when the step's loss was not finite and no update was made",
 }
+
+
+def glossary() -> dict[str, str]:
+    """Every key a metrics row can hold, defined once: the trainer's own keys plus the loss and
+    diversity keys that dsnb.metrics defines (note: loss/total hovers near zero by
+    construction in GRPO; it is NOT a progress signal)."""
+    from dsnb.metrics import GLOSSARY as METRIC_KEYS
+    return {**METRIC_KEYS, **TRAINER_KEYS}
+
+
 PRESETS = ("smoke", "nano", "colab_t4")
 
 
@@ -204,9 +209,9 @@ class Trainer:
 
     def train_step(self) -> dict:
         """One DS-GRPO step; returns (and logs) its metrics row."""
+        import torch
         from dsnb.grpo import compute_advantages, sequence_logp
         from dsnb.world import grade
-        import torch
         t0 = time.time()
         self._apply_controls()
         loss_cfg, G = self.cfg.loss, self.cfg.group_size
@@ -216,26 +221,36 @@ class Trainer:
         rewards, correct, keys = grade(self.task, problems, roll.texts, G)
         r = torch.tensor(rewards, device=roll.completion_ids.device)        # (N,)
         ok = torch.tensor(correct, device=r.device)
-        logp_old = self.policy.token_logp(roll, temperature=self.cfg.temperature)       # (N, T)
-        logp_ref = (self.policy.token_logp(roll, adapter=False, temperature=self.cfg.temperature)
-                    if loss_cfg.needs_ref else None)
-        ds_source = logp_ref if (loss_cfg.ds_ref == "base" and logp_ref is not None) else logp_old
-        seq = sequence_logp(ds_source, roll.completion_mask, loss_cfg.ds_logp)          # (N,)
-        adv = compute_advantages(r, seq, loss_cfg, correct=ok)                          # (N,)
-        stats = self._update(roll, logp_old, logp_ref, adv)
+        T = self.cfg.temperature
+        # With the whole batch in one forward, that forward also gives log pi_old (= log pi
+        # detached, ratio exactly 1): one pass saved. Micro-batches need a separate no-grad pass.
+        logp_old = None if not self.cfg.micro_batch else self.policy.token_logp(roll, temperature=T)
+        logp_ref = self.policy.token_logp(roll, adapter=False, temperature=T) if loss_cfg.needs_ref else None
+
+        def advantages(old):                                                  # (N, T) -> (N,)
+            src = logp_ref if (loss_cfg.ds_ref == "base" and logp_ref is not None) else old
+            return compute_advantages(r, sequence_logp(src, roll.completion_mask, loss_cfg.ds_logp),
+                                      loss_cfg, correct=ok)
+        stats, adv = self._update(roll, logp_old, logp_ref, advantages)
         self.step += 1
         row = self._metrics(roll, rewards, correct, keys, adv, stats, time.time() - t0)
         self._log(row, problems, roll, rewards, correct)
         self.last_rollout = (problems, roll, rewards, correct, keys)
         return row
 
-    def _update(self, roll, logp_old, logp_ref, adv) -> dict:
-        """Gradient accumulation over micro-batches with the global normaliser; NaN-safe."""
+    def _update(self, roll, logp_old, logp_ref, advantages):
+        """Gradient accumulation over micro-batches with the global normaliser; NaN-safe.
+
+        `advantages(logp_old) -> adv (N,)`; with ``logp_old=None`` (no micro-batching) the
+        single forward pass provides log pi_old as its own detached value.
+        Returns (stats, adv).
+        """
         import torch
         from dsnb.grpo import policy_loss, token_entropy
         N = roll.completion_ids.shape[0]
         mb = self.cfg.micro_batch or N
         mask = roll.completion_mask
+        adv = None if logp_old is None else advantages(logp_old)
         self.opt.zero_grad(set_to_none=True)
         self.policy.model.train()
         totals, weight_sum = {}, 0.0
@@ -245,24 +260,27 @@ class Trainer:
                              mask[part], roll.texts[part])
             logp, logits = self.policy.token_logp(sub, temperature=self.cfg.temperature, grad=True,
                                                   with_logits=True)
-            ent = token_entropy(logits)
+            if adv is None:                                  # fused: the whole batch is this part
+                logp_old = logp.detach()
+                adv = advantages(logp_old)
             ref = None if logp_ref is None else logp_ref[part]
+            with torch.set_grad_enabled(self.cfg.loss.entropy_coef != 0):   # else only logged:
+                ent = token_entropy(logits)                                  # no (N,T,V) graph
             loss, st = policy_loss(logp, logp_old[part], adv[part], mask[part], self.cfg.loss,
                                    logp_ref=ref, entropy=ent)
-            w = share(mask[part], mask, self.cfg.loss.loss_agg)
             if not torch.isfinite(loss):
                 self.opt.zero_grad(set_to_none=True)
                 self.run.event(self.step, "skipped_nonfinite_loss", loss=str(loss.item()))
-                return {"loss": float("nan"), "skipped": 1.0}
+                return {"loss/total": float("nan"), "skipped": 1.0}, adv
+            w = share(mask[part], mask, self.cfg.loss.loss_agg)
             (loss * w).backward()
             for k, v in st.items():
                 totals[k] = totals.get(k, 0.0) + w * float(v)
-            totals["loss"] = totals.get("loss", 0.0) + w * loss.item()
             weight_sum += w
         if self.cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.policy.trainable_parameters(), self.cfg.grad_clip)
         self.opt.step()
-        return {k: v / max(weight_sum, 1e-12) for k, v in totals.items()}
+        return {k: v / max(weight_sum, 1e-12) for k, v in totals.items()}, adv
 
     # ------------------------------------------------------------------ helpers
     def _apply_controls(self):

@@ -138,6 +138,31 @@ def test_pause_holds_the_thread_resume_continues_and_stop_ends_with_a_checkpoint
     assert all(b.disabled for b in dash.buttons.values())
 
 
+def test_a_scheduled_change_moves_the_slider_and_applies_after_that_step(smoke_cfg):
+    dash = Dashboard(replace(smoke_cfg, steps=3), LiveConfig(link_gammas=False, **QUIET))
+    dash.at(1, gamma_p=1.0)
+    dash.start()
+    dash.wait(120)
+    assert [r["ds/gamma_p"] for r in dash.trainers["grpo"].run.read("metrics")] == [0.0, 1.0, 1.0]
+    assert dash.sliders["gamma_p"].value == 1.0 and dash.sliders["gamma_n"].value == 0.0
+
+
+def test_hold_keeps_training_at_a_step_boundary_while_the_block_runs(smoke_cfg):
+    dash = Dashboard(replace(smoke_cfg, steps=200), LiveConfig(**QUIET))
+    trainer = dash.trainers["grpo"]
+    dash.start()
+    wait_until(lambda: trainer.step >= 1)
+    with dash.hold():
+        held = trainer.step
+        weights = [p.detach().clone() for p in trainer.policy.trainable_parameters()]
+        time.sleep(0.5)
+        assert trainer.step == held
+        assert all((p == w).all() for p, w in zip(trainer.policy.trainable_parameters(), weights))
+    wait_until(lambda: trainer.step > held)
+    dash.stop()
+    dash.wait(60)
+
+
 def test_an_exception_in_the_training_thread_shows_in_the_error_box(smoke_cfg):
     dash = Dashboard(smoke_cfg, LiveConfig(**QUIET))
 

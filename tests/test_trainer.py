@@ -39,6 +39,8 @@ def test_run_directory_has_config_metrics_samples_and_peft_checkpoints(smoke_cfg
     for key in ("reward/mean", "correct/mean", "reward/frac_zero_std", "div/distinct_correct",
                 "entropy/token_mean", "clip/frac", "completion/len_mean", "ds/gamma_p", "time/step_s"):
         assert key in rows[0], key
+    from dsnb.trainer import glossary
+    assert set(rows[0]) <= set(glossary()), set(rows[0]) - set(glossary())   # every key defined once
     ckpt = trainer.run.latest_checkpoint()
     assert (ckpt / "adapter_config.json").exists() and (ckpt / "adapter_model.safetensors").exists()
     assert (run / "samples.jsonl").read_text().count("\n") >= smoke_cfg.steps
@@ -138,19 +140,25 @@ def test_bad_config_is_rejected_before_any_model_loads(tmp_path):
 
 
 def test_micro_batches_accumulate_to_the_full_batch_gradient(smoke_cfg):
-    """Gradient accumulation with the global normaliser equals one big batch."""
+    """Gradient accumulation with the global normaliser equals one big batch, and the fused
+    single pass (log pi_old taken from the training forward) equals a separate no-grad pass."""
     grads = []
     for mb in (0, 3):
-        tr = Trainer(replace(smoke_cfg, micro_batch=mb, run_dir=smoke_cfg.run_dir + f"_{mb}"), progress=False)
+        tr = Trainer(replace(smoke_cfg, micro_batch=mb, run_dir=smoke_cfg.run_dir + f"_{mb}",
+                             loss=LossConfig(group_size=4, gamma_p=0.5, gamma_n=0.2)), progress=False)
         torch.manual_seed(5)
         roll = tr.policy.sample(["3 7 12=33:", "5 9 4=41:"], 4, 8)
         with torch.no_grad():
             for n, p in tr.policy.model.named_parameters():
                 if "lora_B" in n:
                     p.fill_(0.01)
-        logp_old = tr.policy.token_logp(roll)
-        adv = torch.linspace(-1, 1, 8)
+        logp_old = None if mb == 0 else tr.policy.token_logp(roll)
+        rewards = torch.tensor([1.0, 0.0, 0.1, 1.0, 0.0, 0.0, 1.0, 1.0])
+        from dsnb.grpo import compute_advantages, sequence_logp
+        adv_fn = lambda old: compute_advantages(rewards, sequence_logp(old, roll.completion_mask, "sum"),
+                                                tr.cfg.loss)
         tr.opt.step = lambda: None                                     # keep the gradient, skip the update
-        tr._update(roll, logp_old, None, adv)
+        tr._update(roll, logp_old, None, adv_fn)
         grads.append(torch.cat([p.grad.flatten() for p in tr.policy.trainable_parameters()]))
+    assert grads[0].abs().sum() > 0
     assert torch.allclose(grads[0], grads[1], atol=1e-6)

@@ -229,7 +229,7 @@ def make_trainer(cfg, kw, ds):
 
 
 def test_import_dsnb_does_not_import_trl():
-    code = "import sys, dsnb, dsnb.integrations; print('trl' in sys.modules)"
+    code = "import sys, dsnb, dsnb.integrations.trl; print('trl' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -1,0 +1,297 @@
+"""The study's statistics: intervals over seeds, paired comparisons on the same problems, verdicts.
+
+Used by ``dsnb.study`` (report and README results table) and notebook 05. Nothing here trains or
+samples: every function reads rows of ``results.jsonl`` (see ``dsnb.study``), so a report can be
+redrawn on a CPU in seconds.
+
+Two sources of noise, two intervals (both 95% Student-t):
+
+- over *seeds*: a training seed changes the LoRA init, the prompt order and the sampling, so
+  two seeds of one setting give different models. With 3 seeds t = 4.30: intervals are wide.
+- over *problems*: the held-out set is a sample of problems; a paired comparison (same problems,
+  same sampling seed) removes the problem-to-problem spread that both methods share.
+
+A verdict says "better" or "worse" only when *both* intervals of the paired difference exclude
+zero; otherwise "within noise". With one seed the seed interval is unknown, so no verdict is won.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+# 97.5% quantiles of Student's t (two-sided 95% intervals), df = 1..30.
+T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+       2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+       2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+Z975 = 1.959964
+
+
+def t95_series(df: int) -> float:
+    """Cornish-Fisher expansion of the t quantile around the normal one (good for df >= 20).
+
+    >>> round(t95_series(1000), 3)
+    1.962
+    """
+    z = Z975
+    return (z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
+            + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * df ** 3))
+
+
+def t95(df: int) -> float:
+    """97.5% quantile of Student's t with `df` degrees of freedom (table to 30, then a series).
+
+    >>> t95(2), round(t95(149), 3)
+    (4.303, 1.976)
+    """
+    if df < 1:
+        raise ValueError("a t-interval needs at least two values (df >= 1)")
+    return T95[df - 1] if df <= len(T95) else t95_series(df)
+
+
+def interval(values) -> tuple[float, float]:
+    """Mean and 95% t-interval half-width t95(m − 1)·sd/√m over m values (inf when m = 1:
+    one value says nothing about its own spread).
+
+    >>> mean, half = interval([1.0, 2.0, 3.0]); (mean, round(half, 4))   # 4.303 · 1/√3
+    (2.0, 2.4843)
+    >>> interval([0.5])
+    (0.5, inf)
+    """
+    v = [float(x) for x in values]
+    m = len(v)
+    if m == 0:
+        raise ValueError("interval of no values")
+    mean = sum(v) / m
+    if m < 2:
+        return mean, math.inf
+    sd = math.sqrt(sum((x - mean) ** 2 for x in v) / (m - 1))
+    return mean, t95(m - 1) * sd / math.sqrt(m)
+
+
+# ----------------------------------------------------------------------------- per-problem values
+def compared_metrics(n: int) -> list[str]:
+    """The metrics a study reports for n samples per problem (pass@8 only when 8 < n).
+
+    >>> compared_metrics(64)
+    ['pass@1', 'pass@8', 'pass@64', 'distinct_correct', 'coverage']
+    >>> compared_metrics(4)
+    ['pass@1', 'pass@4', 'distinct_correct', 'coverage']
+    """
+    ks = [1] + ([8] if 8 < n else []) + ([n] if n > 1 else [])
+    return [f"pass@{k}" for k in ks] + ["distinct_correct", "coverage"]
+
+
+def per_problem(row: dict, metric: str):
+    """One value per evaluation problem: unbiased pass@k from the counts c, distinct correct
+    solutions, or coverage of the known solution set (nan where the set is unknown). (P,)"""
+    import numpy as np
+    from dsnb.metrics import pass_at_k
+    if metric.startswith("pass@"):
+        return np.asarray(pass_at_k(row["eval_n"], np.asarray(row["c"]), int(metric[5:])), dtype=float)
+    if metric == "distinct_correct":
+        return np.asarray(row["distinct"], dtype=float)
+    if metric == "coverage":
+        return np.asarray(row["coverage_per_problem"], dtype=float)
+    raise ValueError(f"unknown metric {metric!r}; use pass@k, distinct_correct or coverage")
+
+
+def value(row: dict, metric: str) -> float:
+    """The row's metric averaged over problems (problems with unknown coverage left out)."""
+    import numpy as np
+    v = per_problem(row, metric)
+    v = v[~np.isnan(v)]
+    return float(v.mean()) if v.size else float("nan")
+
+
+def setting_summary(rows: list[dict], metric: str) -> tuple[float, float]:
+    """Mean over seeds and the 95% t half-width over seeds of one setting's metric."""
+    return interval([value(r, metric) for r in rows])
+
+
+# ----------------------------------------------------------------------------- paired comparison
+@dataclass
+class Paired:
+    """A paired difference (setting − reference) on the same problems and sampling seed."""
+    metric: str
+    diff: float             # mean over problems of the seed-averaged per-problem difference
+    half_problems: float    # 95% t half-width over problems
+    half_seeds: float       # 95% t half-width over seeds (inf with one seed)
+    seeds: list
+    problems: int
+
+    @property
+    def half(self) -> float:
+        """The wider of the two half-widths: a claim must survive both noise sources."""
+        return max(self.half_problems, self.half_seeds)
+
+    @property
+    def verdict(self) -> str:
+        if self.diff - self.half > 0:
+            return "better"
+        if self.diff + self.half < 0:
+            return "worse"
+        return "within noise"
+
+
+def paired(rows: list[dict], ref_rows: list[dict], metric: str) -> Paired | None:
+    """Setting − reference on the same problems. D[s, j] = value of seed s on problem j minus the
+    reference's (same seed; the base model, which has no seed, serves every seed). The difference
+    is the mean of D; its intervals come from D averaged over seeds (one value per problem) and
+    over problems (one value per seed). None when the two share no seed.
+    """
+    import numpy as np
+    ref = {r["seed"]: r for r in ref_rows}
+    pairs = [(r, ref.get(r["seed"], ref.get(None))) for r in rows]
+    pairs = [(a, b) for a, b in pairs if b is not None]
+    if not pairs:
+        return None
+    if len({a["eval_set"] for a, _ in pairs} | {b["eval_set"] for _, b in pairs}) != 1:
+        raise ValueError("a paired comparison needs the same evaluation problems on both sides")
+    D = np.array([per_problem(a, metric) - per_problem(b, metric) for a, b in pairs])  # (S, P)
+    D = D[:, ~np.isnan(D).any(axis=0)]         # drop problems whose coverage is unknown
+    if D.shape[1] == 0:
+        return None
+    diff, half_p = interval(D.mean(axis=0)) if D.shape[1] > 1 else (float(D.mean()), math.inf)
+    _, half_s = interval(D.mean(axis=1))
+    return Paired(metric, float(diff), half_p, half_s, [a["seed"] for a, _ in pairs], D.shape[1])
+
+
+# ----------------------------------------------------------------------------- words
+def fmt_diff(p: Paired) -> str:
+    """'+0.050 ± 0.020' (± the wider half-width; '?' when one seed leaves it unknown)."""
+    digits = 2 if p.metric == "distinct_correct" else 3
+    half = "?" if math.isinf(p.half) else f"{p.half:.{digits}f}"
+    return f"{p.diff:+.{digits}f} ± {half}"
+
+
+def metric_words(metric: str) -> str:
+    return {"distinct_correct": "distinct correct", "coverage": "coverage"}.get(metric, metric)
+
+
+def verdict_line(name: str, ref: str, comps: list[Paired]) -> str:
+    """'ds vs grpo: pass@1 within noise (-0.010 ± 0.030); pass@64 +0.050 ± 0.020: better; ...'
+    followed by a plain conclusion that never claims a win the intervals do not support."""
+    parts = []
+    for p in comps:
+        if p.verdict == "within noise":
+            parts.append(f"{metric_words(p.metric)} within noise ({fmt_diff(p)})")
+        else:
+            parts.append(f"{metric_words(p.metric)} {fmt_diff(p)}: {p.verdict}")
+    better = [metric_words(p.metric) for p in comps if p.verdict == "better"]
+    worse = [metric_words(p.metric) for p in comps if p.verdict == "worse"]
+    if ref == "base":
+        end = sharpening_words(better, worse)
+    elif not better:
+        end = f"did not beat {ref} on any measure"
+    elif worse:
+        end = f"a trade: better on {', '.join(better)}, worse on {', '.join(worse)}"
+    else:
+        end = f"better than {ref} on {', '.join(better)}, nowhere worse"
+    seeds = comps[0].seeds if comps else []
+    note = " (one seed: the seed-to-seed spread is unknown, so nothing can be claimed)" if len(seeds) < 2 else ""
+    return f"{name} vs {ref}: " + "; ".join(parts) + f". Verdict: {end}{note}."
+
+
+def sharpening_words(better: list[str], worse: list[str]) -> str:
+    """The reading of a trained model against the base: sharpening = pass@1 up, diversity down.
+
+    >>> sharpening_words(["pass@1"], ["pass@64", "distinct correct"])
+    'sharpening shown: pass@1 up while pass@64, distinct correct went down'
+    """
+    if "pass@1" in better and worse:
+        return f"sharpening shown: pass@1 up while {', '.join(worse)} went down"
+    if "pass@1" in better:
+        return "pass@1 up with no measured loss elsewhere (no sharpening shown)"
+    return "no measured gain in pass@1 over the base" + (f"; worse on {', '.join(worse)}" if worse else "")
+
+
+def compare(rows: list[dict], ref_rows: list[dict], n: int) -> list[Paired]:
+    """Paired comparisons for every reported metric (those that can be computed)."""
+    out = [paired(rows, ref_rows, m) for m in compared_metrics(n)]
+    return [p for p in out if p is not None]
+
+
+# ----------------------------------------------------------------------------- organising rows
+def load_results(path) -> list[dict]:
+    """The rows of a results.jsonl (a path to the file or to the study's directory)."""
+    path = Path(path)
+    path = path / "results.jsonl" if path.is_dir() else path
+    if not path.exists():
+        raise ValueError(f"no study results at {path}: run `dsnb study --out {path.parent}` first")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def worlds(rows: list[dict]) -> dict:
+    """Group rows by world (task, model): its base row, its settings' rows (seed order), each
+    setting's reference, n and the setting order of first appearance."""
+    out: dict = {}
+    for r in rows:
+        w = out.setdefault((r["task"], r["model"]), {"base": None, "settings": {}, "baseline": {},
+                                                    "note": {}, "n": r["eval_n"]})
+        if r["kind"] == "base":
+            w["base"] = r
+        else:
+            w["settings"].setdefault(r["setting"], []).append(r)
+            w["baseline"][r["setting"]] = r.get("baseline")
+            w["note"][r["setting"]] = r.get("note", "")
+    for w in out.values():
+        for name in w["settings"]:
+            w["settings"][name].sort(key=lambda r: r["seed"])
+    return out
+
+
+def verdicts(world: dict) -> list[str]:
+    """Plain verdict lines: the reference (GRPO) against the base model first, then every
+    setting against its reference."""
+    lines, n = [], world["n"]
+    for name, ref in world["baseline"].items():
+        if ref is None and world["base"] is not None:
+            lines.append(verdict_line(name, "base", compare(world["settings"][name], [world["base"]], n)))
+    for name, ref in world["baseline"].items():
+        if ref is None:
+            continue
+        if ref not in world["settings"]:
+            lines.append(f"{name} vs {ref}: no comparison ({ref} has no results in this file).")
+            continue
+        comps = compare(world["settings"][name], world["settings"][ref], n)
+        lines.append(verdict_line(name, ref, comps) if comps else f"{name} vs {ref}: no common seed.")
+    return lines
+
+
+def cell(mean: float, half: float, digits: int = 3) -> str:
+    """'0.412 ± 0.031' ('± ?' for one seed).
+
+    >>> cell(0.41234, 0.031), cell(2.5, float('inf'), 2)
+    ('0.412 ± 0.031', '2.50 ± ?')
+    """
+    return f"{mean:.{digits}f} ± " + ("?" if math.isinf(half) else f"{half:.{digits}f}")
+
+
+SYMBOL = {"better": "↑", "worse": "↓", "within noise": "="}
+
+
+def results_table(results: list[dict]) -> str:
+    """A markdown table per world: base, then every setting's mean ± 95% interval over seeds,
+    and its paired verdicts against its reference (↑ better, ↓ worse, = within noise)."""
+    blocks = []
+    for (task, model), w in worlds(results).items():
+        ms = compared_metrics(w["n"])
+        head = "| setting | seeds | " + " | ".join(metric_words(m) for m in ms) + " | vs reference |"
+        lines = [f"**{task}** (model: {model}, {w['n']} samples per problem)", "", head,
+                 "|" + "---|" * (len(ms) + 3)]
+        if w["base"] is not None:
+            lines.append("| base | - | " + " | ".join(
+                f"{value(w['base'], m):.{2 if m == 'distinct_correct' else 3}f}" for m in ms) + " | |")
+        for name, rows in w["settings"].items():
+            cells = [cell(*setting_summary(rows, m), 2 if m == "distinct_correct" else 3) for m in ms]
+            ref = w["baseline"][name] or ("base" if w["base"] is not None else None)
+            refrows = w["settings"].get(ref) if ref != "base" else [w["base"]]
+            marks = ""
+            if refrows:
+                marks = f"{ref}: " + " ".join(f"{metric_words(p.metric)} {SYMBOL[p.verdict]}"
+                                              for p in compare(rows, refrows, w["n"]))
+            lines.append(f"| {name} | {len(rows)} | " + " | ".join(cells) + f" | {marks} |")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks) + "\n"
