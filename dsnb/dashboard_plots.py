@@ -21,14 +21,14 @@ import sys
 from dsnb.run_plots import color, passk_figure, smooth
 
 BACKENDS = ("auto", "figurewidget", "static")
-# (metric key, panel title): the six panels of the training figure, row by row
+# (metric key, panel title, y range: fixed [lo, hi], "zero" = from 0, None = free), row by row
 PANELS = [
-    ("reward/mean", "reward (solid) and correct (dotted)"),
-    ("div/distinct_correct", "distinct correct solutions per group"),
-    ("entropy/token_mean", "mean token entropy"),
-    ("reward/frac_zero_std", "groups with equal rewards (no gradient)"),
-    ("loss/total", "loss: near 0 by design, NOT progress"),
-    ("ds/gamma_p", "γp (solid), γn (dotted) in force"),
+    ("reward/mean", "reward ── and correct ┈┈", [0, 1.05]),
+    ("div/distinct_correct", "distinct correct solutions / group", "zero"),
+    ("entropy/token_mean", "mean token entropy", "zero"),
+    ("reward/frac_zero_std", "equal-reward groups (no gradient)", [0, 1.05]),
+    ("loss/total", "loss (≈ 0 by design: not progress)", None),
+    ("ds/gamma_p", "γp ── and γn ┈┈ in force", "zero"),
 ]
 SECOND_LINE = {"reward/mean": "correct/mean", "ds/gamma_p": "ds/gamma_n"}
 
@@ -68,35 +68,55 @@ def control_changes(rows: list[dict], keys=("ds/gamma_p", "ds/gamma_n", "entropy
 
 def training_figure(runs: dict[str, list[dict]], changes=(), show_kl: bool = False, window: int = 5):
     """Six panels of live training metrics, one colour per run, smoothed lines over faint raw
-    ones, and a dotted vertical line wherever a control changed (``changes`` = [(x, label)])."""
+    ones, and a dotted vertical line wherever a control changed (``changes`` = [(x, label)]).
+    The first run is drawn widest, so a run that coincides with it stays visible on top."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
     panels = list(PANELS)
     if show_kl:
-        panels[4] = ("kl", "KL to the base model (k3)")
-    fig = make_subplots(rows=2, cols=3, subplot_titles=[t for _, t in panels],
-                        horizontal_spacing=0.07, vertical_spacing=0.16)
-    for name, rows in runs.items():
+        panels[4] = ("kl", "KL to the base model (k3)", "zero")
+    fig = make_subplots(rows=2, cols=3, subplot_titles=[p[1] for p in panels],
+                        horizontal_spacing=0.08, vertical_spacing=0.17)
+    fig.update_annotations(font_size=12)                  # the panel titles
+    for j, (name, rows) in enumerate(runs.items()):
         steps = [r["step"] for r in rows]
-        for i, (key, _) in enumerate(panels):
+        for i, (key, _, _) in enumerate(panels):
             pos = dict(row=i // 3 + 1, col=i % 3 + 1)
             for k, dash in ((key, "solid"), (SECOND_LINE.get(key), "dot")):
                 if k is None:
                     continue
                 ys = [r.get(k) for r in rows]
+                is_control = k.startswith("ds/")          # a setting: draw it exactly, as steps
                 fig.add_trace(go.Scatter(x=steps, y=ys, mode="lines", opacity=0.25, hoverinfo="skip",
-                                         line=dict(color=color(name), width=1), showlegend=False), **pos)
-                fig.add_trace(go.Scatter(x=steps, y=smooth(ys, window), mode="lines", name=name,
-                                         legendgroup=name, showlegend=(i == 0 and dash == "solid"),
-                                         line=dict(color=color(name), width=2.5, dash=dash)), **pos)
+                                         line=dict(color=color(name), width=1), showlegend=False,
+                                         visible=not is_control), **pos)
+                fig.add_trace(go.Scatter(x=steps, y=ys if is_control else smooth(ys, window),
+                                         mode="lines", name=name, legendgroup=name,
+                                         showlegend=(i == 0 and dash == "solid"),
+                                         line=dict(color=color(name), width=max(2.0, 5 - 2.5 * j),
+                                                   dash=dash, shape="hvh" if is_control else "linear")),
+                              **pos)
     for x, label in changes:
         fig.add_vline(x=x, line=dict(color="#555", dash="dot", width=1.5), row="all", col="all")
         fig.add_annotation(x=x, y=1.0, yref="y domain", text=label, showarrow=False, xanchor="left",
                            font=dict(size=10, color="#555"), row=1, col=1)
-    fig.update_xaxes(title_text="step", row=2)
-    fig.update_layout(height=520, template="plotly_white", margin=dict(t=40, l=40, r=10, b=40),
-                      legend=dict(orientation="h", y=1.09, x=1, xanchor="right"))
+    style_axes(fig, panels, max((len(r) for r in runs.values()), default=0))
     return fig
+
+
+def style_axes(fig, panels, n_steps: int):
+    """y ranges per panel, whole-number steps on x, a size that fits a notebook."""
+    for i, (_, _, yrange) in enumerate(panels):
+        pos = dict(row=i // 3 + 1, col=i % 3 + 1)
+        if isinstance(yrange, list):
+            fig.update_yaxes(range=yrange, **pos)
+        elif yrange == "zero":
+            fig.update_yaxes(rangemode="tozero", **pos)
+    fig.update_xaxes(dtick=1 if n_steps <= 10 else None, rangemode="tozero")
+    fig.update_xaxes(title_text="step", row=2)
+    fig.update_layout(height=520, width=900, template="plotly_white",
+                      margin=dict(t=60, l=45, r=15, b=40),
+                      legend=dict(orientation="h", y=1.13, x=0, xanchor="left"))
 
 
 def live_passk_figure(base_curve, evals: dict[str, tuple[int, list[float]]], n_problems: int,
@@ -108,7 +128,8 @@ def live_passk_figure(base_curve, evals: dict[str, tuple[int, list[float]]], n_p
     curves.update({name: curve for name, (_, curve) in evals.items()})
     steps = ", ".join(f"{name} at step {s}" for name, (s, _) in evals.items()) or "waiting for the first"
     fig = passk_figure(curves, title=f"pass@k on {n_problems} held-out problems ({steps})")
-    fig.update_layout(height=360, title_font_size=13, legend=dict(x=0.99, y=0.02, xanchor="right"))
+    fig.update_layout(height=360, width=440, title_font_size=12, margin=dict(t=50, l=45, r=10, b=40),
+                      legend=dict(x=0.99, y=0.02, xanchor="right"))
     return fig
 
 

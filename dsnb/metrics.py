@@ -41,6 +41,17 @@ GLOSSARY = {
     "kl": "[KL3] masked token mean of k3 to the reference (whenever reference log-probs exist)",
     "entropy/token_mean": "[ENT2] masked token mean of the policy's token entropy (nats)",
     "clip/frac": "fraction of completion tokens whose ratio was clipped (no gradient from them)",
+    # written by the trainer (dsnb.trainer) for every step
+    "step": "number of finished optimizer steps (the row describes the step that just ran)",
+    "reward/mean": "mean task reward over the N = B*G completions of the step",
+    "reward/std": "std of the task reward over the step's completions",
+    "correct/mean": "fraction of completions that are correct (binary reward == 1): pass@1 on train prompts",
+    "adv/mean_abs": "mean |advantage| after DS shaping",
+    "completion/len_mean": "mean completion length in tokens (eos included)",
+    "ds/gamma_p": "gamma_p in force at this step", "ds/gamma_n": "gamma_n in force at this step",
+    "entropy_coef": "entropy coefficient in force", "lr": "learning rate in force",
+    "time/step_s": "wall-clock seconds for the step",
+    "skipped": "1 when the step's loss was not finite and no update was made",
 }
 
 

@@ -31,8 +31,7 @@ def training_curves(runs: dict[str, list[dict]], keys=("correct/mean", "div/dist
     """One panel per metric key, one line per run (smoothed), raw values faint underneath."""
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
-    from dsnb.trainer import glossary
-    words = glossary()
+    from dsnb.metrics import GLOSSARY as words
     titles = titles or [f"{k}<br><sup>{words.get(k, '')[:70]}</sup>" for k in keys]
     fig = make_subplots(rows=1, cols=len(keys), subplot_titles=titles)
     for name, rows in runs.items():
@@ -109,10 +108,10 @@ def mean_ci(values) -> tuple[float, float]:
     >>> mean_ci([1.0, 1.0, 1.0])
     (1.0, 0.0)
     """
+    from dsnb.study_stats import t95
     n = len(values)
     m = sum(values) / n
     if n < 2:
         return m, 0.0
     sd = math.sqrt(sum((v - m) ** 2 for v in values) / (n - 1))
-    t = {2: 12.71, 3: 4.30, 4: 3.18, 5: 2.78, 6: 2.57, 8: 2.36, 10: 2.26}.get(n, 2.0)
-    return m, t * sd / math.sqrt(n)
+    return m, t95(n - 1) * sd / math.sqrt(n)

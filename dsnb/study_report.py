@@ -137,7 +137,9 @@ INTRO = (
     "<i>paired</i>, on the same problems: the difference is the mean over problems of the "
     "seed-averaged per-problem difference, and ± is the <i>wider</i> of two 95% t half-widths, "
     "one over problems and one over seeds. 'better' or 'worse' means both intervals exclude zero; "
-    "everything else is 'within noise'. Nothing was tuned on the evaluation set.</p>")
+    "everything else is 'within noise'. Each label is a 95% claim and the page makes many, so a "
+    "stray one can arise by chance: trust patterns that repeat across metrics, settings and "
+    "tasks. Nothing was tuned on the evaluation set.</p>")
 
 
 def bullets(lines: list[str]) -> str:

@@ -21,26 +21,11 @@ from dsnb.controls import Controls
 from dsnb.grpo import LossConfig
 from dsnb.policy import PolicyConfig
 
-TRAINER_KEYS = {
-    "step": "number of finished optimizer steps (the row describes the step that just ran)",
-    "reward/mean": "mean task reward over the N = B*G completions of the step",
-    "reward/std": "std of the task reward over the step's completions",
-    "correct/mean": "fraction of completions that are correct (binary reward == 1): pass@1 on train prompts",
-    "adv/mean_abs": "mean |advantage| after DS shaping",
-    "completion/len_mean": "mean completion length in tokens (eos included)",
-    "ds/gamma_p": "gamma_p in force at this step", "ds/gamma_n": "gamma_n in force at this step",
-    "entropy_coef": "entropy coefficient in force", "lr": "learning rate in force",
-    "time/step_s": "wall-clock seconds for the step",
-    "skipped": "1 when the step's loss was not finite and no update was made",
-}
-
-
 def glossary() -> dict[str, str]:
-    """Every key a metrics row can hold, defined once: the trainer's own keys plus the loss and
-    diversity keys that dsnb.metrics defines (note: loss/total hovers near zero by
-    construction in GRPO; it is NOT a progress signal)."""
-    from dsnb.metrics import GLOSSARY as METRIC_KEYS
-    return {**METRIC_KEYS, **TRAINER_KEYS}
+    """Every key a metrics row can hold, defined once in ``dsnb.metrics.GLOSSARY`` (note:
+    loss/total hovers near zero by construction in GRPO; it is NOT a progress signal)."""
+    from dsnb.metrics import GLOSSARY
+    return dict(GLOSSARY)
 
 
 PRESETS = ("smoke", "nano", "colab_t4")

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,11 @@ def lab(tmp_path, tiny_model_dir):
         log.close()
 
 
+def kernel_ready(url: str) -> bool:
+    kernels = json.loads(urllib.request.urlopen(f"{url}/api/kernels", timeout=5).read())
+    return bool(kernels) and all(k["execution_state"] == "idle" and k["connections"] > 0 for k in kernels)
+
+
 def ds_rows(root: Path) -> list[dict]:
     path = root / "runs" / "03_nano_compare" / "ds" / "metrics.jsonl"
     return [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
@@ -95,7 +101,7 @@ def test_moving_the_gamma_slider_in_jupyterlab_steers_the_run_and_redraws_the_pl
     t0 = time.time()
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport={"width": 1400, "height": 1900})
         try:
             steer_in_the_browser(page, url, root, artifacts)
         except Exception:
@@ -110,6 +116,7 @@ def steer_in_the_browser(page, url, root, artifacts):
     """Open, Run All, press ArrowRight on the γp slider, check the run and the plot."""
     page.goto(f"{url}/lab/tree/{NOTEBOOK}")
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    wait_for(lambda: kernel_ready(url), 60, "the kernel to connect")   # else Lab asks for a kernel
     page.click(".lm-MenuBar-itemLabel:text-is('Run')")
     page.click(".lm-Menu-itemLabel:text-is('Run All Cells')")
     handle = page.locator(".widget-slider .noUi-handle").first
