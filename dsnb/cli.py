@@ -69,7 +69,8 @@ def cmd_study(a):
             print(f"{s.name:<26} {s.task:<11} {s.loss or 'GRPO'} {s.train or ''}  {s.note}")
         return
     budget = {**(QUICK if a.grid == "quick" else {}), **{k: v for k, v in dict(
-        seeds=a.seeds, steps=a.steps, eval_problems=a.eval_problems, eval_n=a.eval_n).items() if v is not None}}
+        seeds=a.seeds, steps=a.steps, eval_problems=a.eval_problems, eval_n=a.eval_n,
+        prompts_per_step=a.prompts_per_step).items() if v is not None}}
     run_study(grid, a.out, only=a.only, **budget)
     print(f"results: {a.out}/results.jsonl")
 
@@ -113,6 +114,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_resume)
     st = sub.add_parser("study", help="the grid of settings x seeds, results.jsonl and report.html")
     st.add_argument("--out", default="runs/study")
+    st.add_argument("--prompts-per-step", type=int)
     st.add_argument("--grid", choices=["default", "quick"], default="default")
     st.add_argument("--seeds", type=int, nargs="+")
     st.add_argument("--steps", type=int)

@@ -35,7 +35,7 @@ def live(cfg, compare: bool = False, **options) -> "Dashboard":
     cell ran twice), the same dashboard again instead of a second trainer. Options: the fields
     of :class:`dsnb.dashboard_run.LiveConfig` (backend, eval_every, eval_n, refresh_s, ...)."""
     running = active_run(cfg.run_dir)
-    if running is not None:
+    if running is not None and running.dashboard is not None:
         print(f"{cfg.run_dir} is already training in this kernel: here is its dashboard again.")
         return running.dashboard
     return Dashboard(cfg, LiveConfig(compare=compare, **options))
@@ -176,11 +176,11 @@ class Dashboard:
         """Redraw everything now (plots, samples, status, error box)."""
         with self._lock:
             t0 = time.time()
-            self.curves.update(self._training_fig())
-            self.passk.update(self._passk_fig())
-            self.samples.value = samples_html(self._groups())
             self.errors.value = error_html(self.run.error)
             self._draw_status()
+            self.samples.value = samples_html(self._groups())
+            self.curves.update(self._training_fig())
+            self.passk.update(self._passk_fig())
             self._last_draw, self._draw_cost = time.time(), time.time() - t0
 
     def _draw_status(self):

@@ -17,7 +17,6 @@ import contextlib
 import contextvars
 import sys
 import threading
-import time
 import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -110,6 +109,7 @@ class LiveRun:
         self.evals: dict[str, tuple[int, list[float]]] = {}   # name -> (step, pass@k curve)
         self.base_curve: list[float] | None = None
         self.error: str | None = None
+        self.dashboard = None                                  # the Dashboard showing this run
         self.listeners: list = []                              # fn(event: str), called in the thread
         self.schedule: list[tuple[int, dict]] = []             # (after step, values) not applied yet
         self.applied: list[tuple[int, dict]] = []              # scheduled changes already applied
@@ -298,8 +298,13 @@ class LiveRun:
         self._emit("activity")
 
     def _emit(self, event: str):
+        """Tell the views. A failing view prints its traceback but never stops training."""
         for fn in list(self.listeners):
-            fn(event)
+            try:
+                fn(event)
+            except Exception:
+                print(f"dsnb: the dashboard failed to draw ({event}):\n{traceback.format_exc()}",
+                      file=sys.stderr)
 
 
 def active_run(run_dir) -> LiveRun | None:

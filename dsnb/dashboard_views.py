@@ -15,6 +15,21 @@ from dsnb.run_plots import color
 BOX = "font-family:system-ui,sans-serif;font-size:13px;"
 MONO = "font-family:ui-monospace,monospace;white-space:pre-wrap;"
 SHADE = {"correct": "#d8f3dc", "partial": "#fff3c4", "wrong": "#fde2e1"}
+MAX_ROWS = 8        # distinct completions shown per group (the most frequent first)
+MAX_CHARS = 160     # long completions keep their end, where the answer is
+
+
+def completion_html(text: str) -> str:
+    """A completion for display: escaped, long ones cut to their end, answer tags greyed.
+
+    >>> completion_html("<answer>3+4</answer>")
+    "<span style='color:#999'>&lt;answer&gt;</span>3+4<span style='color:#999'>&lt;/answer&gt;</span>"
+    """
+    text = text if len(text) <= MAX_CHARS else "…" + text[-MAX_CHARS:]
+    out = html.escape(text) or "(empty)"
+    for tag in ("&lt;answer&gt;", "&lt;/answer&gt;"):
+        out = out.replace(tag, f"<span style='color:#999'>{tag}</span>")
+    return out
 
 
 def prompt_text(prompt) -> str:
@@ -42,15 +57,21 @@ def group_html(name: str, prompt, texts, rewards, correct, keys) -> str:
     distinct = len({k for k, ok in zip(keys, correct) if ok and k is not None})
     head = (f"<div style='border-left:4px solid {color(name)};padding-left:6px'><b>{html.escape(name)}</b> · "
             f"prompt <code>{html.escape(prompt_text(prompt)[-120:])}</code><br>"
-            f"{n_ok}/{G} correct · <b>{distinct}</b> distinct correct solution{'s' * (distinct != 1)}")
+            f"{n_ok}/{G} correct · <b>{distinct}</b> distinct correct solution{'s' * (distinct != 1)} "
+            f"(3+4 and 4+3 count once)")
     if len(set(rewards)) == 1:
         head += " · <i>all rewards equal: this group gives no gradient</i>"
+    merged = count_duplicates(texts, rewards, correct, keys)
     rows = []
-    for text, n, reward, ok, _ in count_duplicates(texts, rewards, correct, keys):
+    for text, n, reward, ok, _ in merged[:MAX_ROWS]:
         shade = SHADE["correct" if ok else ("partial" if reward > 0 else "wrong")]
         rows.append(f"<div style='background:{shade};margin:1px 0;padding:1px 4px'>"
-                    f"<span style='{MONO}'>{html.escape(text) or '(empty)'}</span>"
+                    f"<span style='{MONO}'>{completion_html(text)}</span>"
                     f"<span style='float:right'>{'✓' if ok else ''} ×{n}</span></div>")
+    if len(merged) > MAX_ROWS:
+        rest = merged[MAX_ROWS:]
+        rows.append(f"<div style='color:#666'>… {len(rest)} more distinct completions "
+                    f"({sum(r[1] for r in rest)} samples, {sum(r[1] for r in rest if r[3])} correct)</div>")
     return head + "</div>" + "".join(rows)
 
 

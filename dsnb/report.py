@@ -29,7 +29,9 @@ def summary_table(summary: dict) -> str:
     base = summary["base"]
     rows = ["<tr><td>base</td>" + "".join(f"<td>{base[c]:.3f}</td>" for c in cols) + "</tr>"]
     for m, s in summary["methods"].items():
-        cells = "".join(f"<td>{s[c]:.3f} ± {s['ci95'][c]:.3f}</td>" for c in cols)
+        one = len(summary["seeds"]) == 1          # no interval from a single seed: show none
+        cells = "".join(f"<td>{s[c]:.3f}</td>" if one else f"<td>{s[c]:.3f} ± {s['ci95'][c]:.3f}</td>"
+                        for c in cols)
         rows.append(f"<tr><td>{html.escape(m)} <small>{html.escape(str(s['settings']))}</small></td>{cells}</tr>")
     return f"<table><tr><th>method</th>{head}</tr>{''.join(rows)}</table>"
 

@@ -85,14 +85,14 @@ def default_grid() -> list[Setting]:
         _cd3("ds_score", "ds_asym shaped at the score level (centre, no std)", gamma_p=1.0,
              ds_where="score", normalize_std=False),
         _cd3("ds_asym_kl", "ds_asym plus a small KL to the base", gamma_p=1.0, beta=0.02),
-        _cd3("entropy_bonus_0.1", "entropy bonus", entropy_coef=0.1),
-        _cd3("entropy_bonus_0.3", "entropy bonus (the demo's)", entropy_coef=0.3),
+        _cd3("entropy_bonus_0.1", "entropy bonus (the demo's: the largest tried that stayed stable)", entropy_coef=0.1),
+        _cd3("entropy_bonus_0.3", "entropy bonus at 0.3: diverged (garbage) near step 45 in the demo probe", entropy_coef=0.3),
         _cd3("entropy_penalty_0.1", "entropy penalty", entropy_coef=-0.1),
         # 4-number Countdown: the high-multiplicity regime (needs data/nano4, skipped otherwise)
         _cd4("cd4_grpo", "the reference on countdown4", baseline=None),
         _cd4("cd4_ds_asym", "DS, gamma_n = 0", gamma_p=1.0),
         _cd4("cd4_ds_sym_mean_1", "DS as published, mean log-prob", gamma_p=1.0, gamma_n=1.0, ds_logp="mean"),
-        _cd4("cd4_entropy_bonus_0.3", "entropy bonus (predicted to help here)", entropy_coef=0.3),
+        _cd4("cd4_entropy_bonus_0.1", "entropy bonus (predicted to help here)", entropy_coef=0.1),
         _cd4("cd4_entropy_penalty_0.1", "entropy penalty (predicted to hurt here)", entropy_coef=-0.1),
     ]
 
@@ -213,7 +213,8 @@ def run_study(grid: list[Setting], out, seeds=(0, 1, 2), steps: int = 150, eval_
     update_grid_info(out, grid, skipped, cfg)
     done = {(r["setting"], r["seed"]) for r in rows if r["kind"] == "run"}
     bases = {(r["task"], r["model"]) for r in rows if r["kind"] == "base"}
-    cells = [(s, seed) for s in grid if s.name not in skipped for seed in cfg.seeds]
+    # seed-major: a study stopped early still has every setting at the first seeds
+    cells = [(s, seed) for seed in cfg.seeds for s in grid if s.name not in skipped]
     bar = tqdm(cells, desc="study", disable=not progress)
     for s, seed in bar:
         if (s.name, seed) in done:

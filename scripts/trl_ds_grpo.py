@@ -116,7 +116,17 @@ def main(argv=None) -> int:
         (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         print(f"{len(rows)} steps on {trainer.accelerator.num_processes} process(es); "
               f"metrics: {out / 'metrics.jsonl'}")
+    shutdown(trainer)
     return 0
+
+
+def shutdown(trainer):
+    """Leave the process group cleanly: exiting with live gloo threads can abort a rank
+    ("terminate called without an active exception") after the work is done."""
+    import torch.distributed as dist
+    trainer.accelerator.wait_for_everyone()
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def dump_batch(trainer, out: Path):

@@ -30,11 +30,19 @@ def test_group_html_counts_duplicates_escapes_tags_and_flags_groups_without_grad
     texts = ["<answer>3+4</answer>"] * 3 + ["<answer>4+3</answer>"]
     page = group_html("ds", "3 4=7:", texts, [1.0] * 4, [True] * 4, ["3+4"] * 3 + ["4+3"])
     assert "×3" in page and "×1" in page
-    assert "<answer>" not in page and "&lt;answer&gt;3+4" in page
+    assert "<answer>" not in page and "&lt;answer&gt;" in page     # shown as text, never as HTML
     assert "<b>2</b> distinct correct solutions" in page
     assert "no gradient" in page                       # all four rewards equal
     mixed = group_html("grpo", "p", ["a", "b"], [1.0, 0.0], [True, False], ["a", None])
     assert "no gradient" not in mixed and "1/2 correct" in mixed
+
+
+def test_group_html_shows_the_most_frequent_completions_and_counts_the_rest():
+    texts = [f"answer {i}" for i in range(10)] + ["answer 0"] * 3 + ["x" * 500] * 2
+    page = group_html("grpo", "p", texts, [0.0] * 15, [False] * 15, [None] * 15)
+    assert page.index("answer 0") < page.index("answer 1") and "×4" in page and "×2" in page
+    assert "3 more distinct completions (3 samples, 0 correct)" in page
+    assert "x" * 100 in page and "x" * 200 not in page               # long texts keep their end
 
 
 def test_samples_html_says_what_to_wait_for_before_the_first_step():
@@ -174,6 +182,18 @@ def test_an_exception_in_the_training_thread_shows_in_the_error_box(smoke_cfg):
         dash.wait(60)
     assert dash.run.state == "error"
     assert "Traceback" in dash.errors.value and "reward server unreachable" in dash.errors.value
+
+
+def test_a_failing_view_is_reported_but_never_stops_training(smoke_cfg, capsys):
+    run = LiveRun(replace(smoke_cfg, steps=2), LiveConfig(**QUIET))
+
+    def broken_view(event):
+        raise KeyError("plot trace")
+    run.listeners.append(broken_view)
+    run.start()
+    run.wait(60)
+    assert run.state == "finished" and run.trainers["grpo"].step == 2
+    assert "failed to draw" in capsys.readouterr().err
 
 
 def test_running_the_cell_again_attaches_instead_of_starting_a_second_trainer(smoke_cfg):
