@@ -85,8 +85,9 @@ class Dashboard:
         if linked is None:
             linked = self.sliders["gamma_p"].value == self.sliders["gamma_n"].value
         self.link = widgets.Checkbox(value=linked, description="link γn = γp", indent=False)
-        self.buttons = {k: widgets.Button(description=k.capitalize(), icon=icon, layout=widgets.Layout(width="90px"))
-                        for k, icon in (("start", "play"), ("pause", "pause"), ("resume", "forward"), ("stop", "stop"))}
+        icons = {"start": "play", "pause": "pause", "resume": "forward", "stop": "stop"}
+        self.buttons = {k: widgets.Button(description=k.capitalize(), icon=icon,
+                                          layout=widgets.Layout(width="90px")) for k, icon in icons.items()}
         self.status, self.errors, self.samples = widgets.HTML(), widgets.HTML(), widgets.HTML()
         self.curves = FigurePane(self._training_fig(), self.live.backend)
         self.passk = FigurePane(self._passk_fig(), self.live.backend)

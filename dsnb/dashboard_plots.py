@@ -52,7 +52,7 @@ def control_changes(rows: list[dict], keys=("ds/gamma_p", "ds/gamma_n", "entropy
     """Where a live control changed: [(x, label)], x halfway between the last row with the old
     value and the first with the new one.
 
-    >>> rows = [{"step": 1, "ds/gamma_p": 0.0}, {"step": 2, "ds/gamma_p": 0.0}, {"step": 3, "ds/gamma_p": 1.5}]
+    >>> rows = [{"step": s, "ds/gamma_p": g} for s, g in ((1, 0.0), (2, 0.0), (3, 1.5))]
     >>> control_changes(rows, keys=("ds/gamma_p",))
     [(2.5, 'γp 0 → 1.5')]
     """
@@ -126,8 +126,10 @@ def live_passk_figure(base_curve, evals: dict[str, tuple[int, list[float]]], n_p
     curves = {"base": base_curve or []}
     curves.update({name: evals.get(name, (0, []))[1] for name in names})
     curves.update({name: curve for name, (_, curve) in evals.items()})
-    steps = ", ".join(f"{name} at step {s}" for name, (s, _) in evals.items()) or "waiting for the first"
-    fig = passk_figure(curves, title=f"pass@k on {n_problems} held-out problems ({steps})")
+    steps = ", ".join(f"{name} at step {s}" for name, (s, _) in evals.items()) or "waiting for the first evaluation"
+    if evals and all(s == 0 for s, _ in evals.values()):
+        steps = "before training: every run is still the base model"
+    fig = passk_figure(curves, title=f"pass@k on {n_problems} held-out problems<br><sup>{steps}</sup>")
     fig.update_layout(height=360, width=440, title_font_size=12, margin=dict(t=50, l=45, r=10, b=40),
                       legend=dict(x=0.99, y=0.02, xanchor="right"))
     return fig

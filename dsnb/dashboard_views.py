@@ -13,7 +13,7 @@ from collections import Counter
 from dsnb.run_plots import color
 
 BOX = "font-family:system-ui,sans-serif;font-size:13px;"
-MONO = "font-family:ui-monospace,monospace;white-space:pre-wrap;"
+MONO = "font-family:ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:anywhere;"
 SHADE = {"correct": "#d8f3dc", "partial": "#fff3c4", "wrong": "#fde2e1"}
 MAX_ROWS = 8        # distinct completions shown per group (the most frequent first)
 MAX_CHARS = 160     # long completions keep their end, where the answer is

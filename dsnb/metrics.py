@@ -37,7 +37,8 @@ GLOSSARY = {
                             "advantage, no GRPO signal)",
     "loss/policy": "[PPO1] clipped surrogate aggregated with [AGG1]",
     "loss/kl": "[KL3] k3 aggregated with [AGG1] (before multiplying by beta); only when beta > 0",
-    "loss/total": "the loss that is backpropagated: policy + beta·kl − entropy_coef·entropy",
+    "loss/total": "the loss that is backpropagated: policy + beta·kl − entropy_coef·entropy; "
+                  "near zero by construction (advantages are centred): NOT a progress signal",
     "kl": "[KL3] masked token mean of k3 to the reference (whenever reference log-probs exist)",
     "entropy/token_mean": "[ENT2] masked token mean of the policy's token entropy (nats)",
     "clip/frac": "fraction of completion tokens whose ratio was clipped (no gradient from them)",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,6 +155,11 @@ class Rollout:
     def lengths(self):
         return self.completion_mask.sum(1)
 
+    def part(self, rows: slice) -> "Rollout":
+        """The completions in `rows` (for micro-batches)."""
+        return Rollout(self.prompt_ids[rows], self.prompt_mask[rows], self.completion_ids[rows],
+                       self.completion_mask[rows], self.texts[rows])
+
 
 class Policy:
     """A base model + LoRA adapter, with the three log-prob views DS-GRPO needs."""
@@ -165,7 +171,9 @@ class Policy:
         self.dtype = detect_dtype(cfg.dtype, self.device)
         self.backend = choose_backend(cfg.backend)
         path = resolve_model_path(cfg.model)
-        self.model, self.tokenizer = LOADERS[self.backend](cfg, path, self.device, self.dtype, seed)
+        with warnings.catch_warnings():   # a transformers deprecation peft triggers: noise for learners
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
+            self.model, self.tokenizer = LOADERS[self.backend](cfg, path, self.device, self.dtype, seed)
         self.tokenizer.padding_side = "left"  # not saved with tokenizers: set it every load
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -218,13 +226,18 @@ class Policy:
         return out.logits[:, P - 1:-1].float() / temperature  # position t predicts token t+1
 
     def token_logp(self, rollout: Rollout, adapter: bool = True, temperature: float = 1.0,
-                   grad: bool = False, with_logits: bool = False):
+                   grad: bool = False, with_logits: bool = False, chunk: int = 0):
         """log pi(y_t | x, y_<t) for every completion token: (N, T). Padding positions hold 0.
 
         With ``adapter=False`` this is the reference (base) model. The learner's trap: the
-        log-prob of token t comes from the logits at position t-1.
+        log-prob of token t comes from the logits at position t-1. ``chunk`` > 0 scores that
+        many completions at a time (no-grad passes only), so (N, T, V) logits never coexist.
         """
         import torch
+        N = rollout.completion_ids.shape[0]
+        if chunk and not grad and not with_logits and N > chunk:
+            return torch.cat([self.token_logp(rollout.part(slice(s, s + chunk)), adapter, temperature)
+                              for s in range(0, N, chunk)])
         if not grad:
             self.model.eval()
         ctx = contextlib.nullcontext() if grad else torch.no_grad()

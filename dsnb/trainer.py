@@ -209,8 +209,10 @@ class Trainer:
         T = self.cfg.temperature
         # With the whole batch in one forward, that forward also gives log pi_old (= log pi
         # detached, ratio exactly 1): one pass saved. Micro-batches need a separate no-grad pass.
-        logp_old = None if not self.cfg.micro_batch else self.policy.token_logp(roll, temperature=T)
-        logp_ref = self.policy.token_logp(roll, adapter=False, temperature=T) if loss_cfg.needs_ref else None
+        mb = self.cfg.micro_batch
+        logp_old = None if not mb else self.policy.token_logp(roll, temperature=T, chunk=mb)
+        logp_ref = (self.policy.token_logp(roll, adapter=False, temperature=T, chunk=mb)
+                    if loss_cfg.needs_ref else None)
 
         def advantages(old):                                                  # (N, T) -> (N,)
             src = logp_ref if (loss_cfg.ds_ref == "base" and logp_ref is not None) else old
@@ -241,9 +243,7 @@ class Trainer:
         totals, weight_sum = {}, 0.0
         for s in range(0, N, mb):
             part = slice(s, s + mb)
-            sub = type(roll)(roll.prompt_ids[part], roll.prompt_mask[part], roll.completion_ids[part],
-                             mask[part], roll.texts[part])
-            logp, logits = self.policy.token_logp(sub, temperature=self.cfg.temperature, grad=True,
+            logp, logits = self.policy.token_logp(roll.part(part), temperature=self.cfg.temperature, grad=True,
                                                   with_logits=True)
             if adv is None:                                  # fused: the whole batch is this part
                 logp_old = logp.detach()

@@ -81,6 +81,13 @@ def test_figurewidget_pane_draws_a_marker_where_a_control_changed():
     assert list(pane.widget.data[-1].x) == [1, 2]
 
 
+def test_the_kl_panel_replaces_the_loss_panel_only_when_kl_is_on():
+    rows = [{"step": 1, "kl": 0.01, "loss/total": 0.0}]
+    titles = lambda fig: {a.text for a in fig.layout.annotations}       # noqa: E731
+    assert any("KL" in t for t in titles(training_figure({"ds": rows}, show_kl=True)))
+    assert not any("KL" in t for t in titles(training_figure({"ds": rows})))
+
+
 def test_compare_mode_makes_a_grpo_reference_and_a_ds_run_with_one_seed(smoke_cfg):
     cfg = replace(smoke_cfg, loss=LossConfig(group_size=4, gamma_p=1.0))
     runs = run_configs(cfg, compare=True)

@@ -40,7 +40,8 @@ def executed(tiny_model_dir, tmp_path_factory):
         out[name] = (nb, time.time() - t0)
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
-    (artifacts / "notebook_seconds.json").write_text(json.dumps({n: round(s, 1) for n, (_, s) in out.items()}))
+    seconds = {n: round(s, 1) for n, (_, s) in out.items()}
+    (artifacts / "notebook_seconds.json").write_text(json.dumps(seconds))
     return out
 
 

@@ -91,3 +91,10 @@ def test_device_and_dtype_detection_never_assume_cuda():
     assert dev in ("cpu", "cuda", "mps")
     assert detect_dtype("auto", "cpu") == torch.float32
     assert detect_dtype("float16", "cpu") == torch.float16
+
+
+def test_chunked_scoring_equals_one_pass(policy):
+    roll = policy.sample(["3 7 12=33:", "5 9 4=41:"], group_size=3, max_new_tokens=8)
+    assert torch.allclose(policy.token_logp(roll, chunk=4), policy.token_logp(roll), atol=1e-6)
+    assert torch.allclose(policy.token_logp(roll, adapter=False, chunk=1),
+                          policy.token_logp(roll, adapter=False), atol=1e-6)
