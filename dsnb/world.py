@@ -68,7 +68,6 @@ def build_countdown_problems(num_count: int, n_train: int = 3000, n_eval: int = 
     n_train + n_eval rows. Identity variants ("cheap" extra solutions such as x*4/4 or
     x*(3-2)) would inflate the diversity metrics, hence the rules on numbers and targets below."""
     import itertools
-    from fractions import Fraction
     from dsnb.nano import is_heldout
     from dsnb.tasks.arith import render
     from dsnb.tasks.solver import by_value
