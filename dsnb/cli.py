@@ -3,10 +3,12 @@
     dsnb demo [--quick] [--seeds 0 1 2] [--out runs/demo]   the main job (CPU, no downloads)
     dsnb theory --out runs/theory                           numpy-only sharpening/smoothing report
     dsnb nano pretrain --out data/nano                      rebuild the shipped nano model
+    dsnb nano pretrain --recipe data/nano4/dsnb_nano.json --out data/nano4   (any shipped one)
     dsnb train --preset nano --run-dir runs/ds --gamma-p 1  one training run
     dsnb resume runs/ds                                     continue an interrupted run
     dsnb study --out runs/study [--grid quick] [--only grpo ds_asym]   the honest study (hours)
     dsnb study --report-only --out runs/study               redraw its report from results.jsonl
+    dsnb study --merge runs/a runs/b --out runs/study       fold studies run in parallel into one
 """
 from __future__ import annotations
 
@@ -30,7 +32,12 @@ def cmd_theory(a):
 
 def cmd_nano(a):
     from dsnb.nano import NanoConfig, pretrain
-    kw = {k: v for k, v in dict(steps=a.steps, seed=a.seed, num_count=a.num_count).items() if v is not None}
+    kw = {k: v for k, v in dict(steps=a.steps, seed=a.seed, num_count=a.num_count,
+                                mistake_frac=a.mistake_frac).items() if v is not None}
+    if a.recipe:                       # reproduce a shipped model: its dsnb_nano.json holds the recipe
+        import json
+        from pathlib import Path
+        kw = {**json.loads(Path(a.recipe).read_text())["recipe"], **kw}
     cfg = NanoConfig.smoke() if a.smoke else NanoConfig(**kw)
     print(f"nano model written to {pretrain(cfg, a.out)}")
 
@@ -58,7 +65,11 @@ def cmd_resume(a):
 
 
 def cmd_study(a):
-    if a.report_only:
+    if a.merge:
+        from dsnb.study import merge_studies
+        rows = merge_studies(a.merge, a.out)
+        print(f"{a.out}: {sum(r['kind'] == 'run' for r in rows)} cells")
+    if a.report_only or a.merge:
         from dsnb.study_report import write_study_report
         print(f"report: {write_study_report(a.out)}")
         return
@@ -96,6 +107,8 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument("--steps", type=int)
     n.add_argument("--seed", type=int)
     n.add_argument("--num-count", type=int)
+    n.add_argument("--mistake-frac", type=float)
+    n.add_argument("--recipe", help="a shipped model's dsnb_nano.json: rebuild that model (flags override)")
     n.add_argument("--smoke", action="store_true")
     n.set_defaults(fn=cmd_nano)
     r = sub.add_parser("train", help="one training run")
@@ -123,6 +136,8 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--only", nargs="+", help="run only these settings (names from --list)")
     st.add_argument("--list", action="store_true", help="print the grid's settings and exit")
     st.add_argument("--report-only", action="store_true", help="redraw OUT/report.html from OUT/results.jsonl")
+    st.add_argument("--merge", nargs="+", metavar="DIR",
+                    help="fold the results of other study directories into OUT (then redraw the report)")
     st.set_defaults(fn=cmd_study)
     return p
 

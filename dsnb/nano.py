@@ -52,7 +52,7 @@ class NanoConfig:
     """Peak AdamW learning rate (linear warm-up, cosine decay)."""
     zipf_s: float = 1.0
     """Skew over an instance's correct solutions: weight ∝ 1 / rank^s (0 = uniform)."""
-    mistake_frac: float = 0.55
+    mistake_frac: float = 0.2
     """Fraction of examples that are a wrong-operator mistake instead of a solution."""
     seed: int = 0
     """Seeds the pool, the sampling of examples and the weights."""
@@ -84,7 +84,7 @@ def nano_path(name: str = "nano") -> Path:
     if not (path / "config.json").exists():
         count = "4" if name == "nano4" else "3"
         raise FileNotFoundError(
-            f"no nano model at {path}. Run `dsnb nano pretrain --num-count {count} --out {path}` "
+            f"no nano model at {path}. Run `dsnb nano pretrain --num-count {count}{' --mistake-frac 0.55' if count == '4' else ''} --out {path}` "
             "(10-20 minutes on a laptop CPU) or set DSNB_NANO to a directory holding one.")
     return path
 

@@ -29,11 +29,20 @@ def summary_table(summary: dict) -> str:
     base = summary["base"]
     rows = ["<tr><td>base</td>" + "".join(f"<td>{base[c]:.3f}</td>" for c in cols) + "</tr>"]
     for m, s in summary["methods"].items():
-        one = len(summary["seeds"]) == 1          # no interval from a single seed: show none
-        cells = "".join(f"<td>{s[c]:.3f}</td>" if one else f"<td>{s[c]:.3f} ± {s['ci95'][c]:.3f}</td>"
-                        for c in cols)
+        cells = "".join(f"<td>{spread(summary, s, c)}</td>" for c in cols)
         rows.append(f"<tr><td>{html.escape(m)} <small>{html.escape(str(s['settings']))}</small></td>{cells}</tr>")
     return f"<table><tr><th>method</th>{head}</tr>{''.join(rows)}</table>"
+
+
+def spread(summary: dict, s: dict, col: str) -> str:
+    """A method's value: the mean alone (1 seed), with each seed's value (2 seeds: a t-interval
+    from 2 values is 12.7 standard errors wide, useless), or ± the 95% interval (3+ seeds)."""
+    n = len(summary["seeds"])
+    if n == 1:
+        return f"{s[col]:.3f}"
+    if n == 2:
+        return f"{s[col]:.3f} ({', '.join(f'{r[col]:.3f}' for r in s['per_seed'])})"
+    return f"{s[col]:.3f} ± {s['ci95'][col]:.3f}"
 
 
 def write_demo_report(path, summary: dict, curves: dict[str, list[list[dict]]]) -> Path:
@@ -49,9 +58,11 @@ def write_demo_report(path, summary: dict, curves: dict[str, list[list[dict]]]) 
         f"DS-GRPO and an entropy bonus for {cfg['steps']} steps ({cfg['prompts_per_step']} prompts x "
         f"G = {cfg['group_size']}), then evaluated on {cfg['eval_problems']} held-out problems with "
         f"n = {cfg['eval_n']} samples each. The base model is the same network with the adapter off.</p>",
-        f"<p class='note'><b>Seeds and noise.</b> {len(seeds)} training seed(s): {seeds}. The ± in the "
-        f"table is a 95% interval over seeds (0 when there is one seed: then differences smaller than "
-        f"the seed-to-seed spread reported by the study are not evidence). The evaluation set itself "
+        f"<p class='note'><b>Seeds and noise.</b> {len(seeds)} training seed(s): {seeds}. With 3 or more "
+        f"seeds the table shows the mean ± a 95% interval over seeds; with 2 it shows the mean and each "
+        f"seed's value in brackets; with 1 the value alone. Differences smaller than the seed-to-seed "
+        f"spread are not evidence: <code>dsnb study</code> runs the same budget with 3 seeds and paired "
+        f"tests (data/results/study). The evaluation set itself "
         f"is noisy too: the base model's pass@1 has a 95% bootstrap interval of {fmt(noise.get('1'))} "
         f"and its pass@8 of {fmt(noise.get('8'))} over problems.</p>",
         "<h2>pass@k on held-out problems</h2><p>Sharpening shows as a trained curve above the base "

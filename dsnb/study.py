@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from dsnb.grpo import LossConfig
-from dsnb.study_cell import BUDGET, loss_config, missing_model, run_cell
+from dsnb.study_cell import BUDGET, loss_config, missing_model, model_fingerprint, run_cell
 from dsnb.study_stats import load_results, results_table  # noqa: F401 (public API)
 
 
@@ -79,20 +79,22 @@ def default_grid() -> list[Setting]:
         _cd3("ds_asym", "DS, gamma_n = 0 (the nano probe's best; the demo's preset)", gamma_p=1.0, gamma_n=0.0),
         _cd3("ds_sym_sum_0.1", "DS as published (gamma_p = gamma_n), summed log-prob", gamma_p=0.1, gamma_n=0.1),
         _cd3("ds_sym_sum_1", "as published at ds_asym's scale: gamma_n = gamma_p vs 0", gamma_p=1.0, gamma_n=1.0),
-        _cd3("ds_sym_mean_0.5", "as published, mean log-prob", gamma_p=0.5, gamma_n=0.5, ds_logp="mean"),
         _cd3("ds_sym_mean_1", "as published, mean log-prob", gamma_p=1.0, gamma_n=1.0, ds_logp="mean"),
         _cd3("ds_asym_mean_1", "ds_asym with the mean log-prob: summed vs mean", gamma_p=1.0, ds_logp="mean"),
         _cd3("ds_score", "ds_asym shaped at the score level (centre, no std)", gamma_p=1.0,
              ds_where="score", normalize_std=False),
         _cd3("ds_asym_kl", "ds_asym plus a small KL to the base", gamma_p=1.0, beta=0.02),
+        _cd3("grpo_kl", "GRPO plus the same KL: the control for ds_asym_kl", beta=0.02),
         _cd3("entropy_bonus_0.1", "entropy bonus (the demo's: the largest tried that stayed stable)", entropy_coef=0.1),
-        _cd3("entropy_bonus_0.3", "entropy bonus at 0.3: diverged (garbage) near step 45 in the demo probe", entropy_coef=0.3),
+        _cd3("entropy_bonus_0.03", "a smaller entropy bonus (tuning: 0.3 diverged to garbage in the probe)",
+             entropy_coef=0.03),
         _cd3("entropy_penalty_0.1", "entropy penalty", entropy_coef=-0.1),
         # 4-number Countdown: the high-multiplicity regime (needs data/nano4, skipped otherwise)
         _cd4("cd4_grpo", "the reference on countdown4", baseline=None),
         _cd4("cd4_ds_asym", "DS, gamma_n = 0", gamma_p=1.0),
         _cd4("cd4_ds_sym_mean_1", "DS as published, mean log-prob", gamma_p=1.0, gamma_n=1.0, ds_logp="mean"),
         _cd4("cd4_entropy_bonus_0.1", "entropy bonus (predicted to help here)", entropy_coef=0.1),
+        _cd4("cd4_entropy_bonus_0.03", "a smaller entropy bonus (0.1 diverged here)", entropy_coef=0.03),
         _cd4("cd4_entropy_penalty_0.1", "entropy penalty (predicted to hurt here)", entropy_coef=-0.1),
     ]
 
@@ -169,6 +171,12 @@ def check_compatible(rows: list[dict], grid: list[Setting], cfg: StudyConfig) ->
             raise ValueError(f"the results file holds cells made with other budget settings "
                              f"{ {k: v[0] for k, v in other.items()} } (asked: "
                              f"{ {k: v[1] for k, v in other.items()} }); use another --out, or the same settings")
+    now = {m: model_fingerprint(m) for m in {s.model for s in grid}}
+    for r in rows:
+        if r.get("model") in now and r.get("model_sha") and now[r["model"]] and r["model_sha"] != now[r["model"]]:
+            raise ValueError(f"the results file holds {r['model']!r} results made with another model "
+                             f"(fingerprint {r['model_sha']}, now {now[r['model']]}): the model was "
+                             "re-pretrained since; use another --out")
     by_name = {s.name: s for s in grid}
     for r in rows:
         s = by_name.get(r["setting"])
@@ -188,6 +196,51 @@ def update_grid_info(out: Path, grid: list[Setting], skipped: dict, cfg: StudyCo
                        **skipped}
     info["config"] = asdict(cfg)
     path.write_text(json.dumps(info, indent=2))
+
+
+def merge_studies(sources, out) -> list[dict]:
+    """Fold the results of studies run elsewhere (another machine, a parallel process with
+    ``--only``) into OUT: every (setting, seed) cell and every world's base row once, refusing
+    other budgets, settings defined differently, or results of another model. Returns OUT's rows."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "results.jsonl"
+    rows = load_results(path) if path.exists() else []
+    info = json.loads((out / "grid.json").read_text()) if (out / "grid.json").exists() else None
+    for src in map(Path, sources):
+        theirs = load_results(src)
+        their_info = json.loads((src / "grid.json").read_text()) if (src / "grid.json").exists() else None
+        both = rows + theirs
+        budget = {k: {r.get(k) for r in both} for k in BUDGET}
+        mixed = {k: sorted(map(str, v)) for k, v in budget.items() if len(v) > 1}
+        if mixed:
+            raise ValueError(f"{src} was run with another budget than {out}: {mixed}")
+        mine = {(r["setting"], r.get("seed"), r["task"], r["model"]): r for r in rows}
+        new = []
+        for r in theirs:
+            key = (r["setting"], r.get("seed"), r["task"], r["model"])
+            if key in mine:
+                if r["kind"] == "run" and _definition(r) != _definition(mine[key]):
+                    raise ValueError(f"setting {r['setting']!r} is defined differently in {src} and {out}")
+                if r.get("model_sha") != mine[key].get("model_sha"):
+                    raise ValueError(f"{src} holds {r['model']!r} results made with another model than {out}")
+                continue
+            new.append(r)
+            mine[key] = r
+        append_rows(path, new)          # all of a source or nothing of it
+        rows += new
+        if their_info:
+            info = info or {"settings": {}, "skipped": {}, "config": their_info.get("config")}
+            info["settings"].update(their_info["settings"])
+    if info:
+        done = {r["setting"] for r in rows}
+        info["skipped"] = {k: v for k, v in info.get("skipped", {}).items() if k not in done}
+        (out / "grid.json").write_text(json.dumps(info, indent=2))
+    return rows
+
+
+def _definition(row: dict) -> dict:
+    return {k: row.get(k) for k in [f.name for f in fields(LossConfig)] + ["task", "model", "train"]}
 
 
 def run_study(grid: list[Setting], out, seeds=(0, 1, 2), steps: int = 150, eval_problems: int = 150,

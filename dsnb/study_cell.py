@@ -19,7 +19,7 @@ BUDGET = ("steps", "prompts_per_step", "group_size", "eval_problems", "eval_n", 
           "eval_temperature", "eval_max_new_tokens")
 CURVE_KEYS = ("correct/mean", "div/distinct_correct", "entropy/token_mean", "reward/frac_zero_std")
 NANO4_HINT = ("countdown4 settings need a 4-number nano model in data/nano4: create it with "
-              "`dsnb nano pretrain --num-count 4 --out data/nano4` or set DSNB_NANO4")
+              "`dsnb nano pretrain --num-count 4 --mistake-frac 0.55 --out data/nano4` or set DSNB_NANO4")
 
 
 def model_dir(model: str) -> str:
@@ -43,6 +43,28 @@ def missing_model(setting: Setting) -> str | None:
     if (path / "config.json").exists():
         return None
     return NANO4_HINT if setting.model == "nano4" else f"no model directory at {path}"
+
+
+def model_fingerprint(model: str) -> str | None:
+    """A short hash of a local model's config and weights (the first MiB of each weights file and
+    its size: cheap for real models too), so results made with another model are refused.
+    None for a hub id or a missing directory."""
+    if model == "nano":
+        from dsnb.nano import nano_path
+        try:
+            path = nano_path()
+        except FileNotFoundError:
+            return None
+    else:
+        path = Path(model_dir(model))
+    if not (path / "config.json").exists():
+        return None
+    h = hashlib.sha256((path / "config.json").read_bytes())
+    for f in sorted(path.iterdir()):
+        if f.suffix in (".safetensors", ".bin", ".gguf"):
+            with open(f, "rb") as fh:
+                h.update(f.name.encode() + str(f.stat().st_size).encode() + fh.read(1 << 20))
+    return h.hexdigest()[:16]
 
 
 def loss_config(setting: Setting, cfg: StudyConfig) -> LossConfig:
@@ -107,8 +129,8 @@ def run_cell(setting: Setting, seed: int, cfg: StudyConfig, out: Path, needs_bas
     t0 = time.time()
     res = evaluate(trainer.policy, problems, trainer.task, n=cfg.eval_n, temperature=cfg.eval_temperature,
                    max_new_tokens=cfg.eval_max_new_tokens, seed=cfg.eval_seed, base=needs_base)
-    world = {"task": setting.task, "model": setting.model, "template": trainer.template,
-             "eval_set": eval_set_id(problems), **{k: getattr(cfg, k) for k in BUDGET}}
+    world = {"task": setting.task, "model": setting.model, "model_sha": model_fingerprint(setting.model),
+             "template": trainer.template, "eval_set": eval_set_id(problems), **{k: getattr(cfg, k) for k in BUDGET}}
     metrics = trainer.run.read("metrics")
     row = {"kind": "run", "setting": setting.name, "seed": seed, "baseline": setting.baseline,
            "note": setting.note, **world, **asdict(tcfg.loss), "train": dict(setting.train),

@@ -20,10 +20,20 @@ def test_quick_demo_writes_summary_report_and_table(tiny_model_dir, tmp_path, mo
     html = (tmp_path / "demo" / "report.html").read_text()
     assert "Seeds and noise" in html and "pass@k on held-out problems" in html
     assert "plotly" in html.lower() and "<script" in html              # self-contained plots
-    assert "grpo" in capsys.readouterr().out and summary["seeds"] == [0]
-    # rerunning reuses the finished runs instead of training again
+    out = capsys.readouterr().out
+    assert summary["seeds"] == [0, 1]                                   # the default: two seeds
+    g = saved["methods"]["grpo"]
+    assert f"{g['pass@1']:.3f} ({g['per_seed'][0]['pass@1']:.3f}, {g['per_seed'][1]['pass@1']:.3f})" in out
     runs = sorted(p.name for p in (tmp_path / "demo" / "runs").iterdir())
-    assert runs == ["ds_s0", "entropy_bonus_s0", "grpo_s0"]
+    assert runs == ["ds_s0", "ds_s1", "entropy_bonus_s0", "entropy_bonus_s1", "grpo_s0", "grpo_s1"]
+
+
+def test_the_table_shows_one_value_each_seed_or_an_interval_by_the_number_of_seeds():
+    from dsnb.report import spread
+    s = {"pass@1": 0.25, "ci95": {"pass@1": 0.04}, "per_seed": [{"pass@1": 0.2}, {"pass@1": 0.3}]}
+    assert spread({"seeds": [0]}, s, "pass@1") == "0.250"
+    assert spread({"seeds": [0, 1]}, s, "pass@1") == "0.250 (0.200, 0.300)"
+    assert spread({"seeds": [0, 1, 2]}, s, "pass@1") == "0.250 ± 0.040"
 
 
 def test_demo_rejects_unknown_methods_before_any_work(capsys, tmp_path):

@@ -134,6 +134,22 @@ def test_the_study_refuses_to_mix_budgets_or_redefined_settings_before_any_work(
     assert calls == {"train": 0, "evaluate": 0}
 
 
+def test_results_made_with_another_model_are_refused_before_any_work(study_env, tiny_model_dir):
+    from dsnb.study_cell import model_fingerprint
+    tmp, calls = study_env
+    out = tmp / "study"
+    out.mkdir()
+    now = model_fingerprint("nano")
+    assert now and now == model_fingerprint(tiny_model_dir)     # DSNB_NANO points at the tiny model
+    (out / "results.jsonl").write_text(json.dumps(fake_row(model_sha=now)) + "\n")
+    check = run_study(quick_grid(), out, seeds=[0], only=["ds_asym"], progress=False, report=False, **QUICK)
+    assert calls["train"] == 0 and len(check) == 1                 # same model: the cell counts as done
+    (out / "results.jsonl").write_text(json.dumps(fake_row(model_sha="0" * 16)) + "\n")
+    with pytest.raises(ValueError, match="re-pretrained"):
+        run_study(quick_grid(), out, seeds=[0], only=["ds_asym"], progress=False, **QUICK)
+    assert calls == {"train": 0, "evaluate": 0}
+
+
 def test_a_leftover_run_directory_with_other_settings_is_refused(study_env):
     from dsnb.trainer import TrainConfig
     tmp, calls = study_env
@@ -263,3 +279,23 @@ def test_report_only_redraws_from_the_results_file_alone(tmp_path, capsys):
     assert "ds_asym vs grpo: pass@1 +0.500" in html and "grpo vs base:" in html
     assert main(["study", "--report-only", "--out", str(tmp_path / "empty")]) == 2
     assert "no study results" in capsys.readouterr().err
+
+
+def test_studies_run_in_parallel_merge_into_one_with_each_cell_and_base_once(study_env, capsys):
+    from dsnb.study import merge_studies
+    tmp, calls = study_env
+    a = run_study(quick_grid(), tmp / "a", seeds=[0], only=["grpo"], progress=False, report=False, **QUICK)
+    b = run_study(quick_grid(), tmp / "b", seeds=[0], only=["ds_asym"], progress=False, report=False, **QUICK)
+    assert sum(r["kind"] == "base" for r in a + b) == 2           # each process evaluated the base
+    assert main(["study", "--merge", str(tmp / "a"), str(tmp / "b"), "--out", str(tmp / "all")]) == 0
+    rows = load_results(tmp / "all")
+    assert sorted((r["setting"], r["seed"]) for r in rows if r["kind"] == "run") == [("ds_asym", 0), ("grpo", 0)]
+    assert sum(r["kind"] == "base" for r in rows) == 1
+    assert (tmp / "all" / "report.html").exists()
+    assert set(json.loads((tmp / "all" / "grid.json").read_text())["settings"]) == {"grpo", "ds_asym"}
+    assert len(merge_studies([tmp / "a", tmp / "b"], tmp / "all")) == 3   # merging again adds nothing
+    run_study(quick_grid(), tmp / "c", seeds=[0], only=["grpo"], progress=False, report=False,
+              **{**QUICK, "eval_n": 4})
+    with pytest.raises(ValueError, match="another budget"):
+        merge_studies([tmp / "c"], tmp / "all")
+    assert len(load_results(tmp / "all")) == 3                     # a refused merge writes nothing
