@@ -89,3 +89,15 @@ def test_notebook_05_evaluates_the_runs_notebook_03_left_behind(executed):
     assert "'grpo': 'step_000004'" in found and "'ds': 'step_000004'" in found
     plot = cell_with(nb, "passk_figure(mine").outputs
     assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in plot)
+
+
+def test_notebook_05_redraws_the_study_from_its_shipped_results(executed):
+    nb, _ = executed["05_evaluate_pass_at_k"]
+    listing = text_of(cell_with(nb, "display(Markdown(results_table(study)))"))
+    assert "countdown3 (nano)" in listing and "seeds [0, 1, 2]" in listing
+    table = cell_with(nb, "display(Markdown(results_table(study)))").outputs
+    assert any("| grpo" in o.get("data", {}).get("text/markdown", "") for o in table)
+    assert "grpo vs base:" in text_of(cell_with(nb, "print(\"\\n\".join(verdicts(cd3)))"))
+    for snippet in ("passk, delta, summary_bars", "delta", "summary_bars"):
+        shown = next(c for c in nb.cells if c.cell_type == "code" and c.source.strip().endswith(snippet)).outputs
+        assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in shown)
