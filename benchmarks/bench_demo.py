@@ -18,12 +18,13 @@ GOAL_S = 600.0
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, help="RL steps per run (default: the demo's)")
+    ap.add_argument("--out", help="keep the demo's output here (default: a temporary directory)")
     a = ap.parse_args()
     import torch
     from dsnb.demo import DemoConfig, run_demo
     default = DemoConfig()
     steps = a.steps or default.steps
-    out = Path(tempfile.mkdtemp()) / "demo"
+    out = Path(a.out) if a.out else Path(tempfile.mkdtemp()) / "demo"
     t0 = time.time()
     summary = run_demo(DemoConfig(out=str(out), steps=steps))
     wall = time.time() - t0

@@ -155,8 +155,8 @@ def test_micro_batches_accumulate_to_the_full_batch_gradient(smoke_cfg):
         logp_old = None if mb == 0 else tr.policy.token_logp(roll)
         rewards = torch.tensor([1.0, 0.0, 0.1, 1.0, 0.0, 0.0, 1.0, 1.0])
         from dsnb.grpo import compute_advantages, sequence_logp
-        adv_fn = lambda old: compute_advantages(rewards, sequence_logp(old, roll.completion_mask, "sum"),
-                                                tr.cfg.loss)
+        def adv_fn(old):
+            return compute_advantages(rewards, sequence_logp(old, roll.completion_mask, "sum"), tr.cfg.loss)
         tr.opt.step = lambda: None                                     # keep the gradient, skip the update
         tr._update(roll, logp_old, None, adv_fn)
         grads.append(torch.cat([p.grad.flatten() for p in tr.policy.trainable_parameters()]))

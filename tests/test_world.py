@@ -11,7 +11,8 @@ def test_train_and_eval_problems_are_disjoint_and_respect_the_heldout_rule():
         task = get_task(name)
         train = task.load("train", 300)
         evl = task.load("eval", 100)
-        key = lambda p: (tuple(sorted(p.columns["nums"])), p.columns["target"])
+        def key(p):
+            return tuple(sorted(p.columns["nums"])), p.columns["target"]
         assert not {key(p) for p in train} & {key(p) for p in evl}
         assert all(is_heldout(*key(p)) for p in evl)
         assert not any(is_heldout(*key(p)) for p in train)
