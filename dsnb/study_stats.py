@@ -225,7 +225,8 @@ def load_results(path) -> list[dict]:
 
 def worlds(rows: list[dict]) -> dict:
     """Group rows by world (task, model): its base row, its settings' rows (seed order), each
-    setting's reference, n and the setting order of first appearance."""
+    setting's reference, n and the setting order of first appearance. Worlds come sorted
+    (countdown3 before countdown4), whatever order the file holds them in."""
     out: dict = {}
     for r in rows:
         w = out.setdefault((r["task"], r["model"]), {"base": None, "settings": {}, "baseline": {},
@@ -239,7 +240,7 @@ def worlds(rows: list[dict]) -> dict:
     for w in out.values():
         for name in w["settings"]:
             w["settings"][name].sort(key=lambda r: r["seed"])
-    return out
+    return dict(sorted(out.items()))
 
 
 def verdicts(world: dict) -> list[str]:

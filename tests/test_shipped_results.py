@@ -1,0 +1,58 @@
+"""The numbers the README prints are the numbers dsnb shipped: the study table is generated from
+data/results/study, the demo line from data/results/demo_summary.json, and both were made with
+the nano models that ship now (fingerprints), so no hand-copied or stale figure survives."""
+import json
+from pathlib import Path
+
+from dsnb.study_cell import model_fingerprint
+from dsnb.study_stats import load_results, results_table
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def test_readme_study_table_is_generated_from_the_shipped_results():
+    rows = load_results(ROOT / "data" / "results" / "study")
+    assert results_table(rows).strip() in README
+
+
+def test_shipped_study_results_were_made_with_the_shipped_models_and_three_seeds(monkeypatch):
+    monkeypatch.delenv("DSNB_NANO", raising=False)
+    monkeypatch.delenv("DSNB_NANO4", raising=False)
+    rows = load_results(ROOT / "data" / "results" / "study")
+    for r in rows:
+        assert r["model_sha"] == model_fingerprint(r["model"]), (r["setting"], r["seed"])
+    seeds = {}
+    for r in rows:
+        if r["kind"] == "run":
+            seeds.setdefault(r["setting"], set()).add(r["seed"])
+    assert seeds and all(s == {0, 1, 2} for s in seeds.values()), seeds
+
+
+def test_readme_demo_line_quotes_the_shipped_demo_summary(monkeypatch):
+    monkeypatch.delenv("DSNB_NANO", raising=False)
+    s = json.loads((ROOT / "data" / "results" / "demo_summary.json").read_text())
+    assert s["model_sha"] == model_fingerprint("nano")
+    n = s["config"]["eval_n"]
+    base = " / ".join(f"{s['base'][k]:.3f}" for k in ("pass@1", "pass@8", f"pass@{n}"))
+    assert f"base pass@1 / pass@8 / pass@{n} = {base}" in README
+    for name, m in s["methods"].items():
+        assert f"{name} " + " / ".join(f"{m[k]:.3f}" for k in ("pass@1", "pass@8", f"pass@{n}")) in README
+
+
+def test_the_shipped_demo_runs_are_the_studys_cells_at_the_same_budget():
+    """The demo trains the study's settings at the study's budget, so its per-seed numbers must
+    be the study's rows for those seeds (the same cell computed twice, in two processes)."""
+    from dsnb.demo import DEMO_METHODS, DemoConfig
+    from dsnb.study import default_grid
+    s = json.loads((ROOT / "data" / "results" / "demo_summary.json").read_text())
+    rows = {(r["setting"], r["seed"]): r for r in load_results(ROOT / "data" / "results" / "study")
+            if r["kind"] == "run"}
+    study = {tuple(sorted(g.loss.items())): g.name for g in default_grid() if g.task == "countdown3"}
+    cfg = DemoConfig()
+    assert rows[("grpo", 0)]["steps"] == cfg.steps and rows[("grpo", 0)]["prompts_per_step"] == cfg.prompts_per_step
+    for name, m in s["methods"].items():
+        setting = study[tuple(sorted((k, v) for k, v in DEMO_METHODS[name].items() if k != "ds_logp" or v != "sum"))]
+        for seed, run in zip(s["seeds"], m["per_seed"]):
+            assert run["pass@k"] == rows[(setting, seed)]["pass@k"], (name, seed)
+            assert run["distinct_correct"] == rows[(setting, seed)]["distinct_correct"]
