@@ -97,7 +97,9 @@ def test_notebook_05_redraws_the_study_from_its_shipped_results(executed):
     assert "countdown3 (nano)" in listing and "seeds [0, 1, 2]" in listing
     table = cell_with(nb, "display(Markdown(results_table(study)))").outputs
     assert any("| grpo" in o.get("data", {}).get("text/markdown", "") for o in table)
-    assert "grpo vs base:" in text_of(cell_with(nb, "print(\"\\n\".join(verdicts(cd3)))"))
-    for snippet in ("passk, delta, summary_bars", "delta", "summary_bars"):
-        shown = next(c for c in nb.cells if c.cell_type == "code" and c.source.strip().endswith(snippet)).outputs
-        assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in shown)
+    assert "grpo vs base:" in text_of(cell_with(nb, "join(verdicts(cd3))"))
+    figs = [cell_with(nb, "= figures(cd3)")]
+    figs += [c for c in nb.cells if c.cell_type == "code" and c.source.strip() in ("delta", "summary_bars")]
+    assert len(figs) == 3
+    for c in figs:
+        assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in c.outputs)
