@@ -16,8 +16,8 @@ from dsnb.grpo import LossConfig
 
 # The demo's DS setting is the study's best DS setting by point estimate in the demo's 3-number
 # world (README, Results): summed log-prob, gamma_p = 1, gamma_n = 0 — though there no DS setting
-# beat GRPO outside the noise of 3 seeds, and it was chosen on the study's evaluation problems. The published symmetric
-# settings are in the study. The entropy bonus is the token-entropy term (loss -= coef * mean
+# beat GRPO outside the noise of 3 seeds, and it was chosen on the study's evaluation problems.
+# The published symmetric settings are in the study. The entropy bonus is the token-entropy term (loss -= coef * mean
 # entropy): 0.3 diverged to garbage near step 45 in the probe, 0.1 stayed stable on 3 numbers.
 DEMO_METHODS = {
     "grpo": dict(),

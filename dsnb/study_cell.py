@@ -30,34 +30,31 @@ def model_dir(model: str) -> str:
     return model
 
 
-def missing_model(setting: Setting) -> str | None:
-    """Why a setting's model is not available (None when it is)."""
-    if setting.model == "nano":
+def local_model(model: str) -> tuple[Path | None, str | None]:
+    """(the model's directory, None) when it is on disk, else (None, why not)."""
+    if model == "nano":
         from dsnb.nano import nano_path
         try:
-            nano_path()
+            return nano_path(), None
         except FileNotFoundError as err:
-            return str(err)
-        return None
-    path = Path(model_dir(setting.model))
+            return None, str(err)
+    path = Path(model_dir(model))
     if (path / "config.json").exists():
-        return None
-    return NANO4_HINT if setting.model == "nano4" else f"no model directory at {path}"
+        return path, None
+    return None, NANO4_HINT if model == "nano4" else f"no model directory at {path}"
+
+
+def missing_model(setting: Setting) -> str | None:
+    """Why a setting's model is not available (None when it is)."""
+    return local_model(setting.model)[1]
 
 
 def model_fingerprint(model: str) -> str | None:
     """A short hash of a local model's config and weights (the first MiB of each weights file and
     its size: cheap for real models too), so results made with another model are refused.
     None for a hub id or a missing directory."""
-    if model == "nano":
-        from dsnb.nano import nano_path
-        try:
-            path = nano_path()
-        except FileNotFoundError:
-            return None
-    else:
-        path = Path(model_dir(model))
-    if not (path / "config.json").exists():
+    path = local_model(model)[0]
+    if path is None:
         return None
     h = hashlib.sha256((path / "config.json").read_bytes())
     for f in sorted(path.iterdir()):
