@@ -153,3 +153,13 @@ def test_generator_rejects_bad_settings_with_a_reason():
         generate(5, num_count=1)
     with pytest.raises(ValueError, match="found only"):
         generate(2, num_count=2, lo=2, hi=2, max_target=3)   # only 2/2 = 1 qualifies
+
+
+def test_asking_for_more_instances_than_exist_fails_after_a_bounded_number_of_draws(monkeypatch):
+    import dsnb.tasks.countdown as cd
+    draws = []
+    real = cd._draw_target
+    monkeypatch.setattr(cd, "_draw_target", lambda *a: draws.append(1) or real(*a))
+    with pytest.raises(ValueError, match="seem to hold no more"):
+        generate(5000, num_count=2, lo=2, hi=4, seed=0)          # a few dozen exist
+    assert len(draws) < cd.STALL + 5000 < 1000 * 5000           # not 1000 x n draws

@@ -207,6 +207,11 @@ def _draw_target(nums, rng: random.Random, max_target, tries: int = 30):
     return None
 
 
+STALL = 20_000
+"""generate() gives up after this many draws in a row without a new instance (a clear error in
+seconds, instead of 1000 x n draws when asked for more instances than the settings hold)."""
+
+
 def generate(n: int, num_count: int = 3, lo: int = 2, hi: int = 15, seed: int = 0,
              min_solutions: int = 1, max_target: int | None = 100,
              exclude=()) -> list[Instance]:
@@ -230,9 +235,11 @@ def generate(n: int, num_count: int = 3, lo: int = 2, hi: int = 15, seed: int = 
     rng = random.Random(seed)
     seen = {inst.key for inst in exclude}
     out: list[Instance] = []
+    misses = 0                      # draws in a row that found nothing new: the space is exhausted
     for _ in range(1000 * n + 1000):
-        if len(out) == n:
+        if len(out) == n or misses == STALL:
             break
+        misses += 1
         nums = tuple(rng.randint(lo, hi) for _ in range(num_count))
         target = _draw_target(nums, rng, max_target)
         inst = target and Instance(nums, target)
@@ -242,7 +249,8 @@ def generate(n: int, num_count: int = 3, lo: int = 2, hi: int = 15, seed: int = 
             continue
         seen.add(inst.key)
         out.append(inst)
+        misses = 0
     if len(out) < n:
-        raise ValueError(f"found only {len(out)} of {n} instances; widen lo..hi, raise "
-                         "max_target or lower min_solutions")
+        raise ValueError(f"found only {len(out)} of {n} instances (these settings seem to hold no more); "
+                         "widen lo..hi, raise max_target or lower min_solutions")
     return out
