@@ -220,6 +220,12 @@ def merge_studies(sources, out) -> list[dict]:
         mixed = {k: sorted(map(str, v)) for k, v in budget.items() if len(v) > 1}
         if mixed:
             raise ValueError(f"{src} was run with another budget than {out}: {mixed}")
+        shas: dict = {}
+        for r in both:
+            shas.setdefault(r["model"], set()).add(r.get("model_sha"))
+        other = sorted(m for m, v in shas.items() if len(v) > 1)
+        if other:
+            raise ValueError(f"{src} holds {other} results made with another model than {out}")
         mine = {(r["setting"], r.get("seed"), r["task"], r["model"]): r for r in rows}
         new = []
         for r in theirs:
@@ -227,8 +233,6 @@ def merge_studies(sources, out) -> list[dict]:
             if key in mine:
                 if r["kind"] == "run" and _definition(r) != _definition(mine[key]):
                     raise ValueError(f"setting {r['setting']!r} is defined differently in {src} and {out}")
-                if r.get("model_sha") != mine[key].get("model_sha"):
-                    raise ValueError(f"{src} holds {r['model']!r} results made with another model than {out}")
                 continue
             new.append(r)
             mine[key] = r

@@ -44,15 +44,17 @@ def test_the_shipped_demo_runs_are_the_studys_cells_at_the_same_budget():
     """The demo trains the study's settings at the study's budget, so its per-seed numbers must
     be the study's rows for those seeds (the same cell computed twice, in two processes)."""
     from dsnb.demo import DEMO_METHODS, DemoConfig
+    from dsnb.grpo import LossConfig
     from dsnb.study import default_grid
     s = json.loads((ROOT / "data" / "results" / "demo_summary.json").read_text())
     rows = {(r["setting"], r["seed"]): r for r in load_results(ROOT / "data" / "results" / "study")
             if r["kind"] == "run"}
-    study = {tuple(sorted(g.loss.items())): g.name for g in default_grid() if g.task == "countdown3"}
     cfg = DemoConfig()
     assert rows[("grpo", 0)]["steps"] == cfg.steps and rows[("grpo", 0)]["prompts_per_step"] == cfg.prompts_per_step
     for name, m in s["methods"].items():
-        setting = study[tuple(sorted((k, v) for k, v in DEMO_METHODS[name].items() if k != "ds_logp" or v != "sum"))]
+        loss = LossConfig(group_size=cfg.group_size, **DEMO_METHODS[name])
+        [setting] = [g.name for g in default_grid() if g.task == "countdown3" and not g.train
+                     and LossConfig(group_size=cfg.group_size, **g.loss) == loss]
         for seed, run in zip(s["seeds"], m["per_seed"]):
             assert run["pass@k"] == rows[(setting, seed)]["pass@k"], (name, seed)
             assert run["distinct_correct"] == rows[(setting, seed)]["distinct_correct"]

@@ -299,3 +299,10 @@ def test_studies_run_in_parallel_merge_into_one_with_each_cell_and_base_once(stu
     with pytest.raises(ValueError, match="another budget"):
         merge_studies([tmp / "c"], tmp / "all")
     assert len(load_results(tmp / "all")) == 3                     # a refused merge writes nothing
+    other = [dict(r, model_sha="0" * 16, seed=5) for r in load_results(tmp / "a")
+             if r["kind"] == "run"]                                # only new cells, made with another model
+    (tmp / "d").mkdir()
+    (tmp / "d" / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in other))
+    with pytest.raises(ValueError, match="another model"):
+        merge_studies([tmp / "d"], tmp / "all")
+    assert len(load_results(tmp / "all")) == 3
