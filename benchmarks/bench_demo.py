@@ -6,6 +6,7 @@ and prints the wall time per phase and the ratio to the 10-minute goal. No asser
     python benchmarks/bench_demo.py            # the real thing (the default demo)
     python benchmarks/bench_demo.py --steps 20 # extrapolates training time to the default steps
 """
+
 import argparse
 import json
 import tempfile
@@ -21,24 +22,37 @@ def main():
     ap.add_argument("--out", help="keep the demo's output here (default: a temporary directory)")
     a = ap.parse_args()
     import torch
-    from dsnb.demo import DemoConfig, run_demo
+
+    from dsnb.study.demo import DemoConfig, run_demo
+
     default = DemoConfig()
     steps = a.steps or default.steps
     out = Path(a.out) if a.out else Path(tempfile.mkdtemp()) / "demo"
     t0 = time.time()
     summary = run_demo(DemoConfig(out=str(out), steps=steps))
     wall = time.time() - t0
-    times = [json.loads(x)["time/step_s"] for m in summary["methods"] for s in summary["seeds"]
-             for x in (out / "runs" / f"{m}_s{s}" / "metrics.jsonl").read_text().splitlines()]
+    times = [
+        json.loads(x)["time/step_s"]
+        for m in summary["methods"]
+        for s in summary["seeds"]
+        for x in (out / "runs" / f"{m}_s{s}" / "metrics.jsonl").read_text().splitlines()
+    ]
     train_s = sum(times)
     per_step = train_s / len(times)
     full = wall - train_s + per_step * default.steps * len(times) / steps
-    print(f"\ntorch threads: {torch.get_num_threads()}  mean step: {per_step:.2f} s  "
-          f"training: {train_s:.0f} s  evaluation + loading: {wall - train_s:.0f} s")
-    print(f"runs: {len(summary['methods'])} methods x seeds {summary['seeds']}, {steps} steps x "
-          f"{default.prompts_per_step} prompts x G = {default.group_size}")
-    print(f"demo wall time{f' (extrapolated to {default.steps} steps)' if steps != default.steps else ''}: {full:.0f} s "
-          f"= {full / GOAL_S:.2f} x the 10-minute goal")
+    print(
+        f"\ntorch threads: {torch.get_num_threads()}  mean step: {per_step:.2f} s  "
+        f"training: {train_s:.0f} s  evaluation + loading: {wall - train_s:.0f} s"
+    )
+    print(
+        f"runs: {len(summary['methods'])} methods x seeds {summary['seeds']}, {steps} steps x "
+        f"{default.prompts_per_step} prompts x G = {default.group_size}"
+    )
+    print(
+        f"demo wall time{f' (extrapolated to {default.steps} steps)' if steps != default.steps else ''}: "
+        f"{full:.0f} s "
+        f"= {full / GOAL_S:.2f} x the 10-minute goal"
+    )
 
 
 if __name__ == "__main__":

@@ -6,18 +6,29 @@ the figures, copy them into the FigureWidgets) and its split into compute and re
 busy machine wall time inflates; the process CPU time next to it is the steadier number.
 No frontend is attached, so the time the browser takes to paint is not included.
 """
+
 import argparse
 import statistics
 import time
 
 from dsnb import theory
-from dsnb.widgets import _sync, sharpening_app, smoothing_app
+from dsnb.theory.apps import _sync, sharpening_app, smoothing_app
 
 MOVES = {
-    "sharpening": [("group_size", 4, 8), ("steps", 300, 150), ("lr", 1.0, 0.5),
-                   ("skew", 1.5, 1.0), ("n_correct", 20, 10)],
-    "smoothing": [("kappa", 0.6, 0.3), ("beta", 2.0, 0.5), ("gamma_p", 0.5, 0.2),
-                  ("gamma_n", 0.3, 0.0), ("entropy_coef", -0.2, 0.2)],
+    "sharpening": [
+        ("group_size", 4, 8),
+        ("steps", 300, 150),
+        ("lr", 1.0, 0.5),
+        ("skew", 1.5, 1.0),
+        ("n_correct", 20, 10),
+    ],
+    "smoothing": [
+        ("kappa", 0.6, 0.3),
+        ("beta", 2.0, 0.5),
+        ("gamma_p", 0.5, 0.2),
+        ("gamma_n", 0.3, 0.0),
+        ("entropy_coef", -0.2, 0.2),
+    ],
 }
 
 
@@ -34,13 +45,19 @@ def bench(app, moves, repeat):
     for name, a, b in moves:
         slider = app.sliders[name]
         toggle = iter([a, b] * (2 * repeat))
-        total = median_ms(lambda: setattr(slider, "value", next(toggle)), repeat)
-        cpu = median_ms(lambda: setattr(slider, "value", next(toggle)), repeat, time.process_time)
+
+        def move(s=slider, t=toggle):
+            s.value = next(t)
+
+        total = median_ms(move, repeat)
+        cpu = median_ms(move, repeat, time.process_time)
         compute = median_ms(lambda: app.compute(app.values), repeat)
         figs, _ = app.compute(app.values)
-        redraw = median_ms(lambda: [_sync(app.figures[k], f) for k, f in figs.items()], repeat)
-        print(f"  {name:13s} total {total:6.1f} ms (CPU {cpu:6.1f} ms)   compute+figures "
-              f"{compute:6.1f} ms   copy into widgets {redraw:5.1f} ms")
+        redraw = median_ms(lambda f=figs: [_sync(app.figures[k], v) for k, v in f.items()], repeat)
+        print(
+            f"  {name:13s} total {total:6.1f} ms (CPU {cpu:6.1f} ms)   compute+figures "
+            f"{compute:6.1f} ms   copy into widgets {redraw:5.1f} ms"
+        )
 
 
 def main():
@@ -54,9 +71,11 @@ def main():
         print(f"{label}_app(n={args.n}): built in {1000 * (time.perf_counter() - t):.0f} ms")
         bench(app, MOVES[label], args.repeat)
     logp, correct = theory.zipf_space(args.n, 20, 1.0)
-    print(f"frontier alone: {median_ms(lambda: theory.frontier(logp, correct, 0.3), 5):.1f} ms; "
-          f"simulate 150 sampled steps: "
-          f"{median_ms(lambda: theory.simulate(logp, correct, 'grpo', 150, 8, 0.5), 5):.1f} ms")
+    print(
+        f"frontier alone: {median_ms(lambda: theory.frontier(logp, correct, 0.3), 5):.1f} ms; "
+        f"simulate 150 sampled steps: "
+        f"{median_ms(lambda: theory.simulate(logp, correct, 'grpo', 150, 8, 0.5), 5):.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ setup). "ru_maxrss" = the child's lifetime peak RSS (includes each side's import
 more libraries). tracemalloc is not used: it does not see torch tensors (allocated in C++,
 outside Python's allocator).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,6 +52,7 @@ def rss_bytes() -> int:
             return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
     except OSError:
         import psutil
+
         return psutil.Process().memory_info().rss
 
 
@@ -84,8 +86,10 @@ def model_dir(arg: str | None) -> str:
     nano = ROOT / "data" / "nano"
     if (nano / "config.json").exists():
         return str(nano)
-    from dsnb.nano import NanoConfig, build_model, build_tokenizer
     import torch
+
+    from dsnb.nano import NanoConfig, build_model, build_tokenizer
+
     torch.manual_seed(0)
     out = Path(tempfile.mkdtemp(prefix="bench_nano_"))
     tok = build_tokenizer()
@@ -95,31 +99,45 @@ def model_dir(arg: str | None) -> str:
 
 
 def train_config(a, path: str):
-    from dsnb.grpo import LossConfig
-    from dsnb.policy import PolicyConfig
-    from dsnb.trainer import TrainConfig
-    loss = (LossConfig.ds_nano(group_size=a.group_size) if a.ds else LossConfig(group_size=a.group_size))
-    return TrainConfig(run_dir=tempfile.mkdtemp(prefix="bench_dsnb_"), task="countdown3",
-                       steps=a.steps + 1, prompts_per_step=a.prompts, lr=1e-3,
-                       max_new_tokens=a.max_new_tokens, temperature=1.0, seed=0,
-                       n_train_problems=256, checkpoint_every=10**6, samples_per_step=0, loss=loss,
-                       policy=PolicyConfig(model=path, lora_r=a.lora_r, lora_alpha=2 * a.lora_r,
-                                           device="cpu" if a.cpu else "auto"))
+    from dsnb.rl.loss import LossConfig
+    from dsnb.rl.policy import PolicyConfig
+    from dsnb.rl.trainer import TrainConfig
+
+    loss = LossConfig.ds_nano(group_size=a.group_size) if a.ds else LossConfig(group_size=a.group_size)
+    return TrainConfig(
+        run_dir=tempfile.mkdtemp(prefix="bench_dsnb_"),
+        task="countdown3",
+        steps=a.steps + 1,
+        prompts_per_step=a.prompts,
+        lr=1e-3,
+        max_new_tokens=a.max_new_tokens,
+        temperature=1.0,
+        seed=0,
+        n_train_problems=256,
+        checkpoint_every=10**6,
+        samples_per_step=0,
+        loss=loss,
+        policy=PolicyConfig(
+            model=path, lora_r=a.lora_r, lora_alpha=2 * a.lora_r, device="cpu" if a.cpu else "auto"
+        ),
+    )
 
 
 def preimport():
     """Libraries both trainers load lazily: imported before the "total" baseline on both sides."""
     import peft  # noqa: F401
     import transformers  # noqa: F401
+
     import dsnb.metrics  # noqa: F401
-    import dsnb.rundir  # noqa: F401
+    import dsnb.rl.rundir  # noqa: F401
+    import dsnb.tasks.registry  # noqa: F401
     import dsnb.tasks.solver  # noqa: F401
-    import dsnb.world  # noqa: F401
 
 
 def bench_dsnb(cfg, steps: int, profile: bool) -> dict:
-    from dsnb.policy import Policy
-    from dsnb.trainer import Trainer
+    from dsnb.rl.policy import Policy
+    from dsnb.rl.trainer import Trainer
+
     preimport()
     start = rss_bytes()
     trainer = Trainer(cfg, progress=False, policy=Policy(cfg.policy, seed=cfg.seed))
@@ -142,10 +160,12 @@ def bench_trl(cfg, steps: int, profile: bool, cpu: bool) -> dict:
     from datasets import Dataset
     from transformers import TrainerCallback
     from trl import GRPOConfig, GRPOTrainer
+
     from dsnb.integrations.trl import DSConfig, grpo_config_kwargs
-    from dsnb.policy import Policy
+    from dsnb.rl.policy import Policy
+    from dsnb.tasks.registry import get_task
     from dsnb.tasks.rewards import countdown_reward
-    from dsnb.world import get_task
+
     preimport()
     start = rss_bytes()
     policy = Policy(cfg.policy, seed=cfg.seed)
@@ -168,32 +188,53 @@ def bench_trl(cfg, steps: int, profile: bool, cpu: bool) -> dict:
                 prof and prof.disable()
                 mem.stop()
 
-    kw = {**grpo_config_kwargs(cfg), "output_dir": cfg.run_dir + "/trl", "max_steps": steps + 1,
-          "disable_tqdm": True, "use_cpu": cpu or not _cuda()}
-    common = dict(model=policy.model, processing_class=policy.tokenizer, args=GRPOConfig(**kw),
-                  reward_funcs=[countdown_reward], train_dataset=data, callbacks=[Clock()])
+    kw = {
+        **grpo_config_kwargs(cfg),
+        "output_dir": cfg.run_dir + "/trl",
+        "max_steps": steps + 1,
+        "disable_tqdm": True,
+        "use_cpu": cpu or not _cuda(),
+    }
+    common = dict(
+        model=policy.model,
+        processing_class=policy.tokenizer,
+        args=GRPOConfig(**kw),
+        reward_funcs=[countdown_reward],
+        train_dataset=data,
+        callbacks=[Clock()],
+    )
     if cfg.loss.uses_ds:
         from dsnb.integrations.trl import DSGRPOTrainer
+
         trainer, name = DSGRPOTrainer(**common, ds=DSConfig.from_loss(cfg.loss)), "TRL + dsnb DS"
     else:
         trainer, name = GRPOTrainer(**common), "TRL GRPOTrainer"
     trainer.train()
-    lens = [r["completions/mean_length"] for r in trainer.state.log_history[1:] if "completions/mean_length" in r]
+    lens = [
+        r["completions/mean_length"] for r in trainer.state.log_history[1:] if "completions/mean_length" in r
+    ]
     return _result(name, times, cpu, mem, start, sum(lens) / max(len(lens), 1), prof)
 
 
 def _cuda() -> bool:
     import torch
+
     return torch.cuda.is_available()
 
 
 def _result(name, times, cpu, mem, start, length, prof) -> dict:
     median = sorted(times)[len(times) // 2]
-    out = {"name": name, "steps_per_s": len(times) / sum(times), "s_per_step": sum(times) / len(times),
-           "median_s": median, "cpu_s": sum(cpu) / len(cpu),
-           "step_peak_mib": (mem.peak - mem.before) / 2**20, "total_mib": (mem.peak - start) / 2**20,
-           "ru_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-           "completion_len": length}
+    out = {
+        "name": name,
+        "steps_per_s": len(times) / sum(times),
+        "s_per_step": sum(times) / len(times),
+        "median_s": median,
+        "cpu_s": sum(cpu) / len(cpu),
+        "step_peak_mib": (mem.peak - mem.before) / 2**20,
+        "total_mib": (mem.peak - start) / 2**20,
+        "ru_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "completion_len": length,
+    }
     if prof is not None:
         buf = io.StringIO()
         pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(25)
@@ -212,11 +253,18 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--ds", action="store_true", help="DS-GRPO on both sides (default: plain GRPO)")
     p.add_argument("--order", default="dsnb,trl", help="which trainer runs first")
-    p.add_argument("--same-process", action="store_true",
-                   help="run both trainers in this process (default: one fresh child process "
-                        "each, so neither inherits the other's imports and allocator state)")
-    p.add_argument("--rounds", type=int, default=1,
-                   help="repeat the pair, alternating the order; report per-side medians")
+    p.add_argument(
+        "--same-process",
+        action="store_true",
+        help="run both trainers in this process (default: one fresh child process "
+        "each, so neither inherits the other's imports and allocator state)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat the pair, alternating the order; report per-side medians",
+    )
     p.add_argument("--cpu", action="store_true", help="force the CPU even if a GPU is present")
     p.add_argument("--profile", action="store_true", help="print cProfile's top functions")
     p.add_argument("--child", help=argparse.SUPPRESS)
@@ -225,11 +273,13 @@ def parse_args(argv=None):
 
 def run_side(side: str, a, path: str) -> dict:
     import torch
+
     if a.threads:
         torch.set_num_threads(a.threads)
     cfg = train_config(a, path)
-    result = (bench_dsnb(cfg, a.steps, a.profile) if side == "dsnb"
-              else bench_trl(cfg, a.steps, a.profile, a.cpu))
+    result = (
+        bench_dsnb(cfg, a.steps, a.profile) if side == "dsnb" else bench_trl(cfg, a.steps, a.profile, a.cpu)
+    )
     result["threads"] = torch.get_num_threads()
     return result
 
@@ -272,22 +322,30 @@ def median_result(results: list[dict]) -> dict:
 
 def report(a, path, runs):
     d, t = runs["dsnb"], runs["trl"]
-    print(f"model {path} | B={a.prompts} G={a.group_size} T<={a.max_new_tokens} LoRA r={a.lora_r} "
-          f"| {'DS-GRPO' if a.ds else 'GRPO'} | torch threads {d['threads']} | {a.steps} timed steps "
-          f"each | {'one process' if a.same_process else 'one child process each'} | {a.rounds} round(s), "
-          f"medians")
-    print(f"{'trainer':18s} {'steps/s':>8s} {'median s':>9s} {'CPU s/step':>10s} {'step peak MiB':>14s} "
-          f"{'total MiB':>10s} {'ru_maxrss MiB':>14s} {'compl. len':>10s}")
+    print(
+        f"model {path} | B={a.prompts} G={a.group_size} T<={a.max_new_tokens} LoRA r={a.lora_r} "
+        f"| {'DS-GRPO' if a.ds else 'GRPO'} | torch threads {d['threads']} | {a.steps} timed steps "
+        f"each | {'one process' if a.same_process else 'one child process each'} | {a.rounds} round(s), "
+        f"medians"
+    )
+    print(
+        f"{'trainer':18s} {'steps/s':>8s} {'median s':>9s} {'CPU s/step':>10s} {'step peak MiB':>14s} "
+        f"{'total MiB':>10s} {'ru_maxrss MiB':>14s} {'compl. len':>10s}"
+    )
     for r in runs.values():
-        print(f"{r['name']:18s} {r['steps_per_s']:8.3f} {r['median_s']:9.3f} {r['cpu_s']:10.3f} "
-              f"{r['step_peak_mib']:14.1f} {r['total_mib']:10.1f} {r['ru_maxrss_mib']:14.1f} "
-              f"{r['completion_len']:10.1f}")
-    print(f"ratio dsnb/TRL: speed {d['steps_per_s'] / t['steps_per_s']:.2f}x (median step "
-          f"{t['median_s'] / d['median_s']:.2f}x, CPU time per step {t['cpu_s'] / d['cpu_s']:.2f}x; "
-          f"> 1 = dsnb faster), step peak memory "
-          f"{d['step_peak_mib'] / max(t['step_peak_mib'], 1e-9):.2f}x, total memory "
-          f"{d['total_mib'] / max(t['total_mib'], 1e-9):.2f}x, ru_maxrss "
-          f"{d['ru_maxrss_mib'] / t['ru_maxrss_mib']:.2f}x (< 1 = dsnb smaller)")
+        print(
+            f"{r['name']:18s} {r['steps_per_s']:8.3f} {r['median_s']:9.3f} {r['cpu_s']:10.3f} "
+            f"{r['step_peak_mib']:14.1f} {r['total_mib']:10.1f} {r['ru_maxrss_mib']:14.1f} "
+            f"{r['completion_len']:10.1f}"
+        )
+    print(
+        f"ratio dsnb/TRL: speed {d['steps_per_s'] / t['steps_per_s']:.2f}x (median step "
+        f"{t['median_s'] / d['median_s']:.2f}x, CPU time per step {t['cpu_s'] / d['cpu_s']:.2f}x; "
+        f"> 1 = dsnb faster), step peak memory "
+        f"{d['step_peak_mib'] / max(t['step_peak_mib'], 1e-9):.2f}x, total memory "
+        f"{d['total_mib'] / max(t['total_mib'], 1e-9):.2f}x, ru_maxrss "
+        f"{d['ru_maxrss_mib'] / t['ru_maxrss_mib']:.2f}x (< 1 = dsnb smaller)"
+    )
     for r in runs.values():
         if "profile" in r:
             print(f"\n===== profile: {r['name']} =====\n{r['profile']}")

@@ -1,3 +1,5 @@
 import sys
+
 from dsnb.cli import main
+
 sys.exit(main())

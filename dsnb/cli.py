@@ -1,25 +1,42 @@
 """The ``dsnb`` command line: theory report, demo, nano pretraining, training and resuming runs.
 
-    dsnb demo [--quick] [--seeds 0 1 2] [--out runs/demo]   the main job (CPU, no downloads)
-    dsnb theory --out runs/theory                           numpy-only sharpening/smoothing report
-    dsnb nano pretrain --out data/nano                      rebuild the shipped nano model
-    dsnb nano pretrain --recipe data/nano4/dsnb_nano.json --out data/nano4   (any shipped one)
-    dsnb train --preset nano --run-dir runs/ds --gamma-p 1  one training run
-    dsnb resume runs/ds                                     continue an interrupted run
-    dsnb study --out runs/study [--grid quick] [--only grpo ds_asym]   the honest study (hours)
-    dsnb study --report-only --out runs/study               redraw its report from results.jsonl
-    dsnb study --merge runs/a runs/b --out runs/study       fold studies run in parallel into one
+dsnb demo [--quick] [--seeds 0 1 2] [--out runs/demo]   the main job (CPU, no downloads)
+dsnb theory --out runs/theory                           numpy-only sharpening/smoothing report
+dsnb nano pretrain --out runs/nano_model                rebuild the shipped nano model's recipe
+dsnb nano pretrain --recipe dsnb/data/nano4/dsnb_nano.json --out runs/nano4   (any shipped one)
+dsnb train --preset nano --run-dir runs/ds --gamma-p 1  one training run
+dsnb resume runs/ds                                     continue an interrupted run
+dsnb study --out runs/study [--grid quick] [--only grpo ds_asym]   the honest study (hours)
+dsnb study --report-only --out runs/study               redraw its report from results.jsonl
+dsnb study --merge runs/a runs/b --out runs/study       fold studies run in parallel into one
 """
+
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import asdict
+from pathlib import Path
+
+# Each command imports what it needs when it runs, so `dsnb --help` answers without torch.
 
 
 def cmd_demo(a):
-    from dsnb.demo import DemoConfig, run_demo
-    kw = {k: v for k, v in dict(out=a.out, seeds=a.seeds, steps=a.steps, methods=a.methods,
-                                eval_problems=a.eval_problems, eval_n=a.eval_n).items() if v is not None}
+    from dsnb.study.demo import DemoConfig, run_demo
+
+    kw = {
+        k: v
+        for k, v in dict(
+            out=a.out,
+            seeds=a.seeds,
+            steps=a.steps,
+            methods=a.methods,
+            eval_problems=a.eval_problems,
+            eval_n=a.eval_n,
+        ).items()
+        if v is not None
+    }
     cfg = DemoConfig.quick(**kw) if a.quick else DemoConfig(**kw)
     run_demo(cfg)
     print(f"report: {cfg.out}/report.html  summary: {cfg.out}/summary.json")
@@ -27,38 +44,60 @@ def cmd_demo(a):
 
 def cmd_theory(a):
     from dsnb.theory.report import write_theory_report
+
     print(f"report: {write_theory_report(a.out)}")
 
 
 def cmd_nano(a):
     from dsnb.nano import NanoConfig, pretrain
-    kw = {k: v for k, v in dict(steps=a.steps, seed=a.seed, num_count=a.num_count,
-                                mistake_frac=a.mistake_frac).items() if v is not None}
-    if a.recipe:                       # reproduce a shipped model: its dsnb_nano.json holds the recipe
-        import json
-        from pathlib import Path
+
+    kw = {
+        k: v
+        for k, v in dict(
+            steps=a.steps, seed=a.seed, num_count=a.num_count, mistake_frac=a.mistake_frac
+        ).items()
+        if v is not None
+    }
+    if a.recipe:  # reproduce a shipped model: its dsnb_nano.json holds the recipe
         kw = {**json.loads(Path(a.recipe).read_text())["recipe"], **kw}
     cfg = NanoConfig.smoke() if a.smoke else NanoConfig(**kw)
     print(f"nano model written to {pretrain(cfg, a.out)}")
 
 
 def cmd_train(a):
-    from dsnb.grpo import LossConfig
-    from dsnb.trainer import PRESETS, Trainer, TrainConfig
+    from dsnb.rl.loss import LossConfig
+    from dsnb.rl.trainer import PRESETS, TrainConfig, Trainer
+
     if a.preset not in PRESETS:
         raise SystemExit(f"unknown preset {a.preset!r}; choose from {PRESETS}")
     preset = getattr(TrainConfig, a.preset)()
-    loss = {k: v for k, v in dict(gamma_p=a.gamma_p, gamma_n=a.gamma_n, entropy_coef=a.entropy_coef,
-                                  beta=a.beta, ds_logp=a.ds_logp, ds_where=a.ds_where).items() if v is not None}
-    over = {k: v for k, v in dict(run_dir=a.run_dir, steps=a.steps, seed=a.seed, task=a.task).items() if v is not None}
-    from dataclasses import asdict
-    cfg = TrainConfig.from_dict({**asdict(preset), **over, "loss": LossConfig(**{**asdict(preset.loss), **loss})})
+    loss = {
+        k: v
+        for k, v in dict(
+            gamma_p=a.gamma_p,
+            gamma_n=a.gamma_n,
+            entropy_coef=a.entropy_coef,
+            beta=a.beta,
+            ds_logp=a.ds_logp,
+            ds_where=a.ds_where,
+        ).items()
+        if v is not None
+    }
+    over = {
+        k: v
+        for k, v in dict(run_dir=a.run_dir, steps=a.steps, seed=a.seed, task=a.task).items()
+        if v is not None
+    }
+    cfg = TrainConfig.from_dict(
+        {**asdict(preset), **over, "loss": LossConfig(**{**asdict(preset.loss), **loss})}
+    )
     Trainer(cfg).train()
     print(f"run written to {cfg.run_dir}")
 
 
 def cmd_resume(a):
-    from dsnb.trainer import Trainer
+    from dsnb.rl.trainer import Trainer
+
     t = Trainer.resume(a.run_dir)
     t.train()
     print(f"run {a.run_dir} at step {t.step}")
@@ -66,28 +105,45 @@ def cmd_resume(a):
 
 def cmd_study(a):
     if a.merge:
-        from dsnb.study import merge_studies
+        from dsnb.study.run import merge_studies
+
         rows = merge_studies(a.merge, a.out)
         print(f"{a.out}: {sum(r['kind'] == 'run' for r in rows)} cells")
     if a.report_only or a.merge:
-        from dsnb.study_report import write_study_report
+        from dsnb.study.report import write_study_report
+
         print(f"report: {write_study_report(a.out)}")
         return
-    from dsnb.study import GRIDS, QUICK, run_study
+    from dsnb.study.grid import GRIDS, QUICK
+    from dsnb.study.run import run_study
+
     grid = GRIDS[a.grid]()
     if a.list:
         for s in grid:
             print(f"{s.name:<26} {s.task:<11} {s.loss or 'GRPO'} {s.train or ''}  {s.note}")
         return
-    budget = {**(QUICK if a.grid == "quick" else {}), **{k: v for k, v in dict(
-        seeds=a.seeds, steps=a.steps, eval_problems=a.eval_problems, eval_n=a.eval_n,
-        prompts_per_step=a.prompts_per_step).items() if v is not None}}
+    budget = {
+        **(QUICK if a.grid == "quick" else {}),
+        **{
+            k: v
+            for k, v in dict(
+                seeds=a.seeds,
+                steps=a.steps,
+                eval_problems=a.eval_problems,
+                eval_n=a.eval_n,
+                prompts_per_step=a.prompts_per_step,
+            ).items()
+            if v is not None
+        },
+    }
     run_study(grid, a.out, only=a.only, **budget)
     print(f"results: {a.out}/results.jsonl")
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dsnb", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="dsnb", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     d = sub.add_parser("demo", help="GRPO vs DS-GRPO vs entropy bonus on the nano world (CPU)")
     d.add_argument("--out", default=None)
@@ -103,7 +159,7 @@ def parser() -> argparse.ArgumentParser:
     t.set_defaults(fn=cmd_theory)
     n = sub.add_parser("nano", help="the nano model")
     n.add_argument("action", choices=["pretrain"])
-    n.add_argument("--out", default="data/nano")
+    n.add_argument("--out", default="runs/nano_model")
     n.add_argument("--steps", type=int)
     n.add_argument("--seed", type=int)
     n.add_argument("--num-count", type=int)
@@ -135,9 +191,15 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--eval-n", type=int)
     st.add_argument("--only", nargs="+", help="run only these settings (names from --list)")
     st.add_argument("--list", action="store_true", help="print the grid's settings and exit")
-    st.add_argument("--report-only", action="store_true", help="redraw OUT/report.html from OUT/results.jsonl")
-    st.add_argument("--merge", nargs="+", metavar="DIR",
-                    help="fold the results of other study directories into OUT (then redraw the report)")
+    st.add_argument(
+        "--report-only", action="store_true", help="redraw OUT/report.html from OUT/results.jsonl"
+    )
+    st.add_argument(
+        "--merge",
+        nargs="+",
+        metavar="DIR",
+        help="fold the results of other study directories into OUT (then redraw the report)",
+    )
     st.set_defaults(fn=cmd_study)
     return p
 
@@ -146,7 +208,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     try:
         args.fn(args)
-    except ValueError as err:          # bad input: a clear message, no traceback
+    except ValueError as err:  # bad input: a clear message, no traceback
         print(f"dsnb: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -12,6 +12,7 @@ A *record* is one prompt's samples, a dict with
 Solutions must already be canonical (dsnb.tasks does this for Countdown), so that "a+b" and
 "b+a" count once.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,34 +24,36 @@ import numpy as np
 GLOSSARY = {
     "pass@k/<k>": "[PK1] unbiased pass@k from n samples with c correct, mean over prompts",
     "div/distinct_correct": "distinct canonical correct solutions among one prompt's samples (a "
-                            "training group of G, or the n evaluation samples), mean over prompts",
+    "training group of G, or the n evaluation samples), mean over prompts",
     "div/distinct_answers": "distinct final answers (None excluded) among one prompt's samples, "
-                            "mean over prompts",
+    "mean over prompts",
     "div/answer_entropy": "entropy (nats) of one prompt's final-answer histogram (None excluded), "
-                          "mean over prompts",
+    "mean over prompts",
     "div/coverage": "fraction of the solver's set of correct solutions that one prompt's samples "
-                    "found, mean over prompts with a non-empty set",
+    "found, mean over prompts with a non-empty set",
     "div/<name>/base": "the same metric for the base model on the same prompts",
     "div/<name>/delta": "metric minus the base model's (> 0: more diverse than the base)",
     "div/<name>/ratio": "metric divided by the base model's (nan if the base is 0)",
     "reward/frac_zero_std": "fraction of training groups whose G rewards are all equal (zero "
-                            "advantage, no GRPO signal)",
+    "advantage, no GRPO signal)",
     "loss/policy": "[PPO1] clipped surrogate aggregated with [AGG1]",
     "loss/kl": "[KL3] k3 aggregated with [AGG1] (before multiplying by beta); only when beta > 0",
     "loss/total": "the loss that is backpropagated: policy + beta·kl − entropy_coef·entropy; "
-                  "near zero by construction (advantages are centred): NOT a progress signal",
+    "near zero by construction (advantages are centred): NOT a progress signal",
     "kl": "[KL3] masked token mean of k3 to the reference (whenever reference log-probs exist)",
     "entropy/token_mean": "[ENT2] masked token mean of the policy's token entropy (nats)",
     "clip/frac": "fraction of completion tokens whose ratio was clipped (no gradient from them)",
-    # written by the trainer (dsnb.trainer) for every step
+    # written by the trainer (dsnb.rl.trainer) for every step
     "step": "number of finished optimizer steps (the row describes the step that just ran)",
     "reward/mean": "mean task reward over the N = B*G completions of the step",
     "reward/std": "std of the task reward over the step's completions",
     "correct/mean": "fraction of completions that are correct (binary reward == 1): pass@1 on train prompts",
     "adv/mean_abs": "mean |advantage| after DS shaping",
     "completion/len_mean": "mean completion length in tokens (eos included)",
-    "ds/gamma_p": "gamma_p in force at this step", "ds/gamma_n": "gamma_n in force at this step",
-    "entropy_coef": "entropy coefficient in force", "lr": "learning rate in force",
+    "ds/gamma_p": "gamma_p in force at this step",
+    "ds/gamma_n": "gamma_n in force at this step",
+    "entropy_coef": "entropy coefficient in force",
+    "lr": "learning rate in force",
     "time/step_s": "wall-clock seconds for the step",
     "skipped": "1 when the step's loss was not finite and no update was made",
 }
@@ -73,8 +76,10 @@ def _check_counts(n: np.ndarray, c: np.ndarray, k: int) -> None:
     if np.any(c < 0) or np.any(c > n):
         raise ValueError("need 0 <= c <= n: c counts the correct ones among n samples")
     if k < 1 or np.any(k > n):
-        raise ValueError(f"pass@{k} needs 1 <= k <= n for every prompt (you cannot estimate "
-                         f"pass@{k} from fewer than {k} samples); smallest n is {n.min()}")
+        raise ValueError(
+            f"pass@{k} needs 1 <= k <= n for every prompt (you cannot estimate "
+            f"pass@{k} from fewer than {k} samples); smallest n is {n.min()}"
+        )
 
 
 def pass_at_k(n, c, k: int):
@@ -213,24 +218,33 @@ def diversity_summary(records, base_records=None) -> dict[str, float]:
     if base_records is None:
         return out
     if len(base_records) != len(records):
-        raise ValueError("base_records must hold the base model's samples on the same prompts, "
-                         f"in the same order: got {len(base_records)} vs {len(records)}")
+        raise ValueError(
+            "base_records must hold the base model's samples on the same prompts, "
+            f"in the same order: got {len(base_records)} vs {len(records)}"
+        )
     base = _mean_over_prompts(base_records)
     summary = {}
     for key, value in out.items():
         summary[key] = value
         if key in base:
             b = base[key]
-            summary.update({f"{key}/base": b, f"{key}/delta": value - b,
-                            f"{key}/ratio": value / b if b != 0 else math.nan})
+            summary.update(
+                {
+                    f"{key}/base": b,
+                    f"{key}/delta": value - b,
+                    f"{key}/ratio": value / b if b != 0 else math.nan,
+                }
+            )
     return summary
 
 
 def _groups(x, group_size: int) -> np.ndarray:
     x = np.asarray(x)
     if group_size < 1 or x.size % group_size:
-        raise ValueError(f"{x.size} samples do not split into groups of {group_size}: N must be "
-                         "B·G with each prompt's G completions stored contiguously")
+        raise ValueError(
+            f"{x.size} samples do not split into groups of {group_size}: N must be "
+            "B·G with each prompt's G completions stored contiguously"
+        )
     return x.reshape(-1, group_size)  # (N,) -> (B, G)
 
 

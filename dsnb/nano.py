@@ -2,8 +2,8 @@
 
 ``dsnb nano pretrain`` runs :func:`pretrain` and writes a standard Hugging Face model directory
 (config.json, model.safetensors, tokenizer files) that ``from_pretrained`` loads, so the nano
-model goes through exactly the code a real model goes through. The result ships in
-``data/nano`` so the demo and notebooks 03-05 start instantly.
+model goes through exactly the code a real model goes through. The result ships inside the
+package (``dsnb/data/nano``, see ``dsnb.data``) so the demo and notebooks 03-05 start instantly.
 
 The recipe (why it looks like this): RL can only sharpen what the base model already spreads.
 So the supervision mixes, per instance, *every* distinct correct solution with a skewed (Zipf)
@@ -11,16 +11,19 @@ weight that depends on the solution's shape (a consistent "style preference", li
 model's), plus plausible wrong-operator mistakes. The result has moderate pass@1 and several
 distinct correct solutions per instance when sampled: a base model worth sharpening.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-import os
 import random
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from dsnb.tasks import countdown
+from dsnb.tasks.data import is_heldout
 
 CHARS = list("0123456789+-*/() =:")
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
@@ -73,42 +76,20 @@ class NanoConfig:
         return cls(n_instances=200, layers=1, width=32, heads=2, steps=20, batch_size=32)
 
 
-def data_dir() -> Path:
-    """The repository's data/ directory (the nano model and its problem files live there)."""
-    return Path(__file__).resolve().parents[1] / "data"
-
-
-def nano_path(name: str = "nano") -> Path:
-    """Where a shipped nano model lives: data/<name> ("nano": 3-number Countdown, "nano4":
-    4-number). $DSNB_NANO overrides the 3-number one (tests point it at a tiny model)."""
-    env = os.environ.get("DSNB_NANO") if name == "nano" else None
-    path = Path(env) if env else data_dir() / name
-    if not (path / "config.json").exists():
-        count = "4" if name == "nano4" else "3"
-        raise FileNotFoundError(
-            f"no nano model at {path}. Run `dsnb nano pretrain --num-count {count}{' --mistake-frac 0.55' if count == '4' else ''} --out {path}` "
-            "(10-20 minutes on a laptop CPU) or set DSNB_NANO to a directory holding one.")
-    return path
-
-
-def is_heldout(nums, target) -> bool:
-    """A fixed ~10% of all instances is reserved for evaluation: never pretrained or RL-trained on."""
-    key = f"{sorted(nums)}:{target}".encode()
-    return int(hashlib.sha256(key).hexdigest(), 16) % 10 == 0
-
-
 def build_tokenizer():
     """Character-level tokenizer; <answer> and </answer> are single tokens. (No downloads.)"""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
+
     vocab = {t: i for i, t in enumerate(SPECIALS + TAGS + CHARS)}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
     tok.decoder = decoders.Fuse()
     tok.add_special_tokens([AddedToken(t, special=True) for t in SPECIALS])
     tok.add_tokens([AddedToken(t, special=False, normalized=False) for t in TAGS])
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>",
-                                   eos_token="</s>", unk_token="<unk>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>", unk_token="<unk>"
+    )
     fast.padding_side = "left"
     return fast
 
@@ -116,10 +97,20 @@ def build_tokenizer():
 def build_model(cfg: NanoConfig, vocab_size: int):
     """A tiny LlamaForCausalLM: the same architecture family as real chat models."""
     from transformers import LlamaConfig, LlamaForCausalLM
-    conf = LlamaConfig(vocab_size=vocab_size, hidden_size=cfg.width, intermediate_size=cfg.width * 11 // 4,
-                       num_hidden_layers=cfg.layers, num_attention_heads=cfg.heads,
-                       num_key_value_heads=cfg.heads, max_position_embeddings=64,
-                       tie_word_embeddings=True, pad_token_id=0, bos_token_id=1, eos_token_id=2)
+
+    conf = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=cfg.width,
+        intermediate_size=cfg.width * 11 // 4,
+        num_hidden_layers=cfg.layers,
+        num_attention_heads=cfg.heads,
+        num_key_value_heads=cfg.heads,
+        max_position_embeddings=64,
+        tie_word_embeddings=True,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     return LlamaForCausalLM(conf)
 
 
@@ -150,15 +141,15 @@ def mistake(expr: str, rng: random.Random) -> str:
     if not spots:
         return expr
     i = rng.choice(spots)
-    return expr[:i] + rng.choice([o for o in OPS if o != expr[i]]) + expr[i + 1:]
+    return expr[:i] + rng.choice([o for o in OPS if o != expr[i]]) + expr[i + 1 :]
 
 
 def example_pool(cfg: NanoConfig):
     """[(prompt, [(solution, weight), ...])] for the pretraining instances (held-out excluded)."""
-    from dsnb.tasks import countdown
     pool = []
-    insts = countdown.generate(cfg.n_instances * 10 // 9 + 50, num_count=cfg.num_count,
-                               lo=cfg.lo, hi=cfg.hi, seed=cfg.seed)
+    insts = countdown.generate(
+        cfg.n_instances * 10 // 9 + 50, num_count=cfg.num_count, lo=cfg.lo, hi=cfg.hi, seed=cfg.seed
+    )
     for inst in insts:
         if is_heldout(inst.nums, inst.target):
             continue
@@ -180,6 +171,7 @@ def draw_example(pool, cfg: NanoConfig, rng: random.Random) -> tuple[str, str]:
 def encode_batch(tok, pairs):
     """Token ids and a loss mask that covers the completion (and its eos) only. (B, L) each."""
     import torch
+
     rows, masks = [], []
     for prompt, completion in pairs:
         p = tok(prompt, add_special_tokens=False)["input_ids"]
@@ -198,6 +190,7 @@ def pretrain(cfg: NanoConfig, out: str | Path, progress: bool = True) -> Path:
     """Supervise a fresh nano model on the skewed solution mix and save it to `out`."""
     import torch
     from tqdm.auto import tqdm
+
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
     tok = build_tokenizer()
@@ -205,8 +198,9 @@ def pretrain(cfg: NanoConfig, out: str | Path, progress: bool = True) -> Path:
     pool = example_pool(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     warm = max(1, cfg.steps // 16)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (
-        1 + math.cos(math.pi * min(1.0, s / cfg.steps))))
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / cfg.steps)))
+    )
     model.train()
     start, bar = time.time(), tqdm(range(cfg.steps), desc="nano pretrain", disable=not progress)
     for _ in bar:
@@ -224,7 +218,12 @@ def pretrain(cfg: NanoConfig, out: str | Path, progress: bool = True) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tok.save_pretrained(out)
-    meta = {"recipe": asdict(cfg), "final_loss": loss.item(), "seconds": time.time() - start,
-            "parameters": sum(p.numel() for p in model.parameters()), "pool_size": len(pool)}
+    meta = {
+        "recipe": asdict(cfg),
+        "final_loss": loss.item(),
+        "seconds": time.time() - start,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "pool_size": len(pool),
+    }
     (out / "dsnb_nano.json").write_text(json.dumps(meta, indent=2))
     return out

@@ -3,6 +3,7 @@
 Notebooks call ``show_source(dsnb.theory.kl_optimum)``: the reader sees exactly the code that
 runs, with its file and line, and the notebook never drifts from the library.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -20,12 +21,13 @@ def source_text(obj) -> str:
         lines, start = inspect.getsourcelines(obj)
         path = pathlib.Path(inspect.getsourcefile(obj)).resolve()
     except (TypeError, OSError) as err:
-        raise ValueError(f"no Python source for {obj!r}: show_source works on functions, "
-                         "classes and modules defined in .py files (not builtins or lambdas "
-                         "typed into a notebook)") from err
+        raise ValueError(
+            f"no Python source for {obj!r}: show_source works on functions, "
+            "classes and modules defined in .py files (not builtins or lambdas "
+            "typed into a notebook)"
+        ) from err
     parts = path.parts
-    rel = "/".join(parts[len(parts) - 1 - parts[::-1].index("dsnb"):]) if "dsnb" in parts \
-        else path.name
+    rel = "/".join(parts[len(parts) - 1 - parts[::-1].index("dsnb") :]) if "dsnb" in parts else path.name
     return f"# {rel}, line {max(start, 1)}\n" + "".join(lines)
 
 

@@ -1,5 +1,6 @@
 """The distributed path: `accelerate launch` with 2 CPU processes (gloo) runs DS-GRPO steps through
 TRL, and both processes agree on one [DS3] advantage computed over groups that straddle them."""
+
 import json
 import os
 import socket
@@ -27,17 +28,53 @@ def free_port() -> int:
 def launch(model_dir, out, steps=2):
     # With no GPU, --multi_gpu makes accelerate start torchrun workers that pick MULTI_CPU + gloo;
     # `--cpu --num_processes 2` would start a single process unless MPI is installed.
-    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu",
-                "--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no",
-                "--dynamo_backend", "no", "--main_process_port", str(free_port())]
-    args = ["--model", model_dir, "--steps", str(steps), "--output-dir", str(out),
-            "--num-generations", str(G), "--per-device-batch", str(PER_DEVICE),
-            "--gamma-p", str(GAMMA_P), "--gamma-n", str(GAMMA_N), "--logp", "sum",
-            "--max-completion-length", "12", "--dump-batch"]
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "HF_HUB_OFFLINE": "1",
-           "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
-    return subprocess.run(launcher + [str(SCRIPT)] + args, capture_output=True, text=True,
-                          env=env, cwd=ROOT, timeout=600)
+    launcher = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(free_port()),
+    ]
+    args = [
+        "--model",
+        model_dir,
+        "--steps",
+        str(steps),
+        "--output-dir",
+        str(out),
+        "--num-generations",
+        str(G),
+        "--per-device-batch",
+        str(PER_DEVICE),
+        "--gamma-p",
+        str(GAMMA_P),
+        "--gamma-n",
+        str(GAMMA_N),
+        "--ds-logp",
+        "sum",
+        "--max-completion-length",
+        "12",
+        "--dump-batch",
+    ]
+    env = {
+        **os.environ,
+        "CUDA_VISIBLE_DEVICES": "",
+        "HF_HUB_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "OMP_NUM_THREADS": "1",
+    }
+    return subprocess.run(
+        launcher + [str(SCRIPT)] + args, capture_output=True, text=True, env=env, cwd=ROOT, timeout=600
+    )
 
 
 def test_two_cpu_processes_run_ds_grpo_and_agree_on_the_advantage(tiny_model_dir, tmp_path):
@@ -58,14 +95,16 @@ def test_two_cpu_processes_run_ds_grpo_and_agree_on_the_advantage(tiny_model_dir
     r, ok, lp = r0["rewards"], r0["correct"], r0["seq_logp"]
     grouped = r.view(-1, G)
     std = grouped.std(1, keepdim=True)
-    a = torch.where(std > 0, (grouped - grouped.mean(1, keepdim=True)) / (std + 1e-4),
-                    torch.zeros_like(grouped)).reshape(-1)
+    a = torch.where(
+        std > 0, (grouped - grouped.mean(1, keepdim=True)) / (std + 1e-4), torch.zeros_like(grouped)
+    ).reshape(-1)
     torch.testing.assert_close(r0["advantages"], a + torch.where(ok, -GAMMA_P * lp, GAMMA_N * lp))
     assert lp.abs().min() > 0  # every completion got its own sampling log-prob
 
 
 def load_script():
     import importlib.util
+
     spec = importlib.util.spec_from_file_location("trl_ds_grpo", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -74,12 +113,16 @@ def load_script():
 
 def test_shipped_configs_load_and_the_math_config_is_the_papers_setting():
     from accelerate.commands.config.config_args import load_config_from_file
+
     from dsnb.integrations.trl import DSConfig
+
     for name, kind in (("accelerate_multi_gpu.yaml", "MULTI_GPU"), ("deepspeed_zero2.yaml", "DEEPSPEED")):
         cfg = load_config_from_file(str(ROOT / "configs" / name))
         assert cfg.distributed_type == kind and cfg.num_processes == 8 and cfg.mixed_precision == "bf16"
     script = load_script()
-    s = script.load_settings(script.parse_args(["--config", str(ROOT / "configs" / "math_qwen2.5_math_1.5b.yaml")]))
+    s = script.load_settings(
+        script.parse_args(["--config", str(ROOT / "configs" / "math_qwen2.5_math_1.5b.yaml")])
+    )
     g = s["grpo"]
     assert s["model"] == "Qwen/Qwen2.5-Math-1.5B" and s["lora_r"] == 0  # full fine-tuning
     assert (g["num_generations"], g["temperature"], g["learning_rate"]) == (8, 0.7, 1e-6)

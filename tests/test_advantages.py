@@ -1,12 +1,12 @@
 """GRPO and DS advantages ([GRPO1], [DS3], [DS4], [DS5]): hand cases, a second method, signs."""
+
 import math
 import statistics
 
 import pytest
 import torch
 
-from dsnb.advantages import (ds_advantages, ds_score_advantages, group_advantages,
-                             sequence_logp)
+from dsnb.rl.advantages import ds_advantages, ds_score_advantages, group_advantages, sequence_logp
 
 
 def t(*xs):
@@ -24,10 +24,10 @@ def test_grpo_std_is_unbiased_like_statistics_stdev():
     rewards = torch.rand(24, generator=gen, dtype=torch.float64)
     adv = group_advantages(rewards, group_size=6, eps=1e-4)
     for b in range(4):
-        r = rewards[6 * b: 6 * b + 6].tolist()
+        r = rewards[6 * b : 6 * b + 6].tolist()
         mean, sd = statistics.fmean(r), statistics.stdev(r)  # stdev divides by n - 1
         expected = [(x - mean) / (sd + 1e-4) for x in r]
-        assert adv[6 * b: 6 * b + 6].tolist() == pytest.approx(expected, rel=1e-12)
+        assert adv[6 * b : 6 * b + 6].tolist() == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("value", [0.0, 0.1, 1.0])
@@ -68,10 +68,13 @@ def test_sequence_logp_sum_and_mean_by_hand_ignore_padding():
 def test_ds_with_zero_gamma_is_grpo_exactly():
     rewards, lp = t(1, 0, 0, 1, 0.1, 0, 1, 1), t(-3, -1, -7, -2, -5, -1, -2, -9)
     for normalize_std in (True, False):
-        assert torch.equal(ds_advantages(rewards, lp, 4, 0.0, 0.0, normalize_std),
-                           group_advantages(rewards, 4, normalize_std))
-    assert torch.equal(ds_score_advantages(rewards, lp, 4, 0.0, 0.0),
-                       group_advantages(rewards, 4, normalize_std=False))
+        assert torch.equal(
+            ds_advantages(rewards, lp, 4, 0.0, 0.0, normalize_std),
+            group_advantages(rewards, 4, normalize_std),
+        )
+    assert torch.equal(
+        ds_score_advantages(rewards, lp, 4, 0.0, 0.0), group_advantages(rewards, 4, normalize_std=False)
+    )
 
 
 def test_ds_advantage_hand_case():
@@ -84,8 +87,7 @@ def test_rare_correct_gets_larger_advantage_than_common_correct():
     rewards, lp = t(1, 1, 0, 0), t(-1.0, -6.0, -2.0, -2.0)  # completion 1 is the rare correct one
     adv = ds_advantages(rewards, lp, 4, gamma_p=0.1, gamma_n=0.0)
     assert adv[1] > adv[0]
-    assert ds_score_advantages(rewards, lp, 4, 0.1, 0.0)[1] > ds_score_advantages(
-        rewards, lp, 4, 0.1, 0.0)[0]
+    assert ds_score_advantages(rewards, lp, 4, 0.1, 0.0)[1] > ds_score_advantages(rewards, lp, 4, 0.1, 0.0)[0]
 
 
 def test_rare_incorrect_gets_more_negative_advantage_than_common_incorrect():
@@ -109,15 +111,16 @@ def test_format_score_counts_as_incorrect_unless_overridden():
     adv = ds_advantages(rewards, lp, 2, gamma_p=1.0, gamma_n=0.5, normalize_std=False)
     assert torch.allclose(adv, t(0.45 + 2.0, -0.45 - 1.0))  # 0.1 takes the gamma_n branch
     both = torch.tensor([True, True])
-    adv = ds_advantages(rewards, lp, 2, gamma_p=1.0, gamma_n=0.5, normalize_std=False,
-                        correct=both)
+    adv = ds_advantages(rewards, lp, 2, gamma_p=1.0, gamma_n=0.5, normalize_std=False, correct=both)
     assert torch.allclose(adv, t(0.45 + 2.0, -0.45 + 2.0))
 
 
 def test_ds_does_not_backpropagate_through_seq_logp():
     lp = t(-1, -2, -3, -4).requires_grad_()
-    for adv in (ds_advantages(t(1, 0, 1, 0), lp, 2, 0.3, 0.3),
-                ds_score_advantages(t(1, 0, 1, 0), lp, 2, 0.3, 0.3)):
+    for adv in (
+        ds_advantages(t(1, 0, 1, 0), lp, 2, 0.3, 0.3),
+        ds_score_advantages(t(1, 0, 1, 0), lp, 2, 0.3, 0.3),
+    ):
         assert not adv.requires_grad
 
 
@@ -153,5 +156,6 @@ def test_integer_rewards_are_accepted():
     assert torch.allclose(group_advantages(ints, 4, eps=0.0), torch.tensor([1.5, -0.5, -0.5, -0.5]))
     adv = ds_advantages(ints, torch.tensor([-1.0, -1.0, -2.0, -2.0]), 4, 0.5, 0.0, eps=0.0)
     assert torch.allclose(adv, torch.tensor([2.0, -0.5, -0.5, -0.5]))
-    assert torch.allclose(ds_score_advantages(ints, torch.zeros(4), 4, 0.5, 0.5),
-                          torch.tensor([0.75, -0.25, -0.25, -0.25]))
+    assert torch.allclose(
+        ds_score_advantages(ints, torch.zeros(4), 4, 0.5, 0.5), torch.tensor([0.75, -0.25, -0.25, -0.25])
+    )

@@ -1,33 +1,46 @@
 """dsnb.tasks.countdown: the [CD1] score, answer extraction, prompts and the generator."""
+
 import pytest
 
 from dsnb.tasks.countdown import (
-    TEMPLATES, Instance, extract_answer, generate, is_correct, render_prompt, score,
-    solution_key, solution_multiplicity, solve,
+    TEMPLATES,
+    Instance,
+    extract_answer,
+    generate,
+    is_correct,
+    render_prompt,
+    score,
+    solution_key,
+    solution_multiplicity,
+    solve,
 )
 
-NUMS, TARGET = [3, 7, 12], 33   # 3*7+12 = 33
+NUMS, TARGET = [3, 7, 12], 33  # 3*7+12 = 33
 
 
 # ----- [CD1], one case per branch ---------------------------------------------------------
 
-@pytest.mark.parametrize("completion, expected", [
-    ("I think it is 3*7+12", 0.0),                                   # no answer tag
-    ("<answer>3*7+12", 0.0),                                         # unclosed tag
-    ("3*7+12</answer>", 0.0),                                        # no opening tag
-    ("<answer>3*7</answer>", 0.1),                                   # a number missing
-    ("<answer>3*7+12+3</answer>", 0.1),                              # a number used twice
-    ("<answer>3*7+13</answer>", 0.1),                                # a foreign number
-    ("<answer>3*7+12 = 33</answer>", 0.1),                           # an extra number (33)
-    ("<answer>(3*7+12</answer>", 0.1),                               # numbers right, fails to parse
-    ("<answer>3**7+12</answer>", 0.1),                               # power is not allowed
-    ("<answer>12/(7-7)*3</answer>", 0.1),                            # numbers wrong anyway
-    ("<answer>3+7+12</answer>", 0.1),                                # evaluates, wrong value (22)
-    ("<answer>3*7+12</answer>", 1.0),
-    ("<answer>12+7*3</answer>", 1.0),
-    ("<think>3*7=21, 21+12=33</think>\n<answer> (3 * 7) + 12 </answer>", 1.0),
-    ("<answer>\n3*7+12\n</answer>\n", 1.0),                          # whitespace and a newline after
-])
+
+@pytest.mark.parametrize(
+    "completion, expected",
+    [
+        ("I think it is 3*7+12", 0.0),  # no answer tag
+        ("<answer>3*7+12", 0.0),  # unclosed tag
+        ("3*7+12</answer>", 0.0),  # no opening tag
+        ("<answer>3*7</answer>", 0.1),  # a number missing
+        ("<answer>3*7+12+3</answer>", 0.1),  # a number used twice
+        ("<answer>3*7+13</answer>", 0.1),  # a foreign number
+        ("<answer>3*7+12 = 33</answer>", 0.1),  # an extra number (33)
+        ("<answer>(3*7+12</answer>", 0.1),  # numbers right, fails to parse
+        ("<answer>3**7+12</answer>", 0.1),  # power is not allowed
+        ("<answer>12/(7-7)*3</answer>", 0.1),  # numbers wrong anyway
+        ("<answer>3+7+12</answer>", 0.1),  # evaluates, wrong value (22)
+        ("<answer>3*7+12</answer>", 1.0),
+        ("<answer>12+7*3</answer>", 1.0),
+        ("<think>3*7=21, 21+12=33</think>\n<answer> (3 * 7) + 12 </answer>", 1.0),
+        ("<answer>\n3*7+12\n</answer>\n", 1.0),  # whitespace and a newline after
+    ],
+)
 def test_score_follows_the_tinyzero_branches(completion, expected):
     assert score(completion, NUMS, TARGET) == expected
 
@@ -37,7 +50,7 @@ def test_division_by_zero_with_the_right_numbers_scores_format_only():
 
 
 def test_exact_arithmetic_accepts_fraction_solutions():
-    assert score("<answer>6/(1-3/4)</answer>", [1, 3, 4, 6], 24) == 1.0     # 6 / 0.25
+    assert score("<answer>6/(1-3/4)</answer>", [1, 3, 4, 6], 24) == 1.0  # 6 / 0.25
 
 
 def test_the_last_answer_block_counts():
@@ -45,7 +58,7 @@ def test_the_last_answer_block_counts():
     wrong_then_right = "<answer>3+7+12</answer> hmm, no: <answer>3*7+12</answer>"
     assert score(right_then_wrong, NUMS, TARGET) == 0.1
     assert score(wrong_then_right, NUMS, TARGET) == 1.0
-    assert score("<answer>3*7+12</answer> then <answer>3+7", NUMS, TARGET) == 1.0   # unclosed last
+    assert score("<answer>3*7+12</answer> then <answer>3+7", NUMS, TARGET) == 1.0  # unclosed last
 
 
 def test_nested_tags_take_the_innermost_last_block():
@@ -88,6 +101,7 @@ def test_score_accepts_numpy_style_numbers_and_float_targets():
 
 # ----- prompts ----------------------------------------------------------------------------
 
+
 def test_plain_template_is_tinyzero_verbatim():
     expected = (
         "A conversation between User and Assistant. The user asks a question, and the Assistant "
@@ -96,7 +110,8 @@ def test_plain_template_is_tinyzero_verbatim():
         "equation that equals 33. You can use basic arithmetic operations (+, -, *, /) and each "
         "number can only be used once. Show your work in <think> </think> tags. And return the "
         "final answer in <answer> </answer> tags, for example <answer> (1 + 2) / 3 </answer>.\n"
-        "Assistant: Let me solve this step by step.\n<think>")
+        "Assistant: Let me solve this step by step.\n<think>"
+    )
     assert render_prompt(Instance((3, 7, 12), 33)) == expected
 
 
@@ -115,6 +130,7 @@ def test_nano_template_is_one_compact_line():
 
 
 # ----- instances and the generator --------------------------------------------------------
+
 
 def test_instance_round_trips_through_a_dict():
     inst = Instance((3, 7, 12), 33)
@@ -135,8 +151,7 @@ def test_generated_instances_are_reachable_distinct_and_in_range():
             assert len(inst.nums) == num_count and all(2 <= x <= 15 for x in inst.nums)
             assert 1 <= inst.target <= 100
             sols = solve(inst.nums, inst.target)
-            assert sols and all(score(f"<answer>{s}</answer>", inst.nums, inst.target) == 1.0
-                                for s in sols)
+            assert sols and all(score(f"<answer>{s}</answer>", inst.nums, inst.target) == 1.0 for s in sols)
 
 
 def test_generator_respects_min_solutions_and_exclude():
@@ -152,14 +167,15 @@ def test_generator_rejects_bad_settings_with_a_reason():
     with pytest.raises(ValueError, match="num_count"):
         generate(5, num_count=1)
     with pytest.raises(ValueError, match="found only"):
-        generate(2, num_count=2, lo=2, hi=2, max_target=3)   # only 2/2 = 1 qualifies
+        generate(2, num_count=2, lo=2, hi=2, max_target=3)  # only 2/2 = 1 qualifies
 
 
 def test_asking_for_more_instances_than_exist_fails_after_a_bounded_number_of_draws(monkeypatch):
     import dsnb.tasks.countdown as cd
+
     draws = []
     real = cd._draw_target
     monkeypatch.setattr(cd, "_draw_target", lambda *a: draws.append(1) or real(*a))
     with pytest.raises(ValueError, match="seem to hold no more"):
-        generate(5000, num_count=2, lo=2, hi=4, seed=0)          # a few dozen exist
-    assert len(draws) < cd.STALL + 5000 < 1000 * 5000           # not 1000 x n draws
+        generate(5000, num_count=2, lo=2, hi=4, seed=0)  # a few dozen exist
+    assert len(draws) < cd.STALL + 5000 < 1000 * 5000  # not 1000 x n draws

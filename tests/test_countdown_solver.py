@@ -1,4 +1,5 @@
 """dsnb.tasks.solver: every distinct solution, checked against a slow independent enumerator."""
+
 import itertools
 import random
 from fractions import Fraction
@@ -46,7 +47,7 @@ def test_solver_matches_brute_force_for_every_target_with_3_numbers(nums):
         expected = canonical_classes(found.get(Fraction(target), ()))
         got = solve(nums, target)
         assert {canonical(s) for s in got} == expected, (nums, target)
-        assert len(got) == len(expected)          # one representative per class
+        assert len(got) == len(expected)  # one representative per class
 
 
 @pytest.mark.parametrize("nums", [(2, 3, 5, 7), (1, 3, 4, 6), (4, 4, 10, 2), (3, 8, 8, 11)])
@@ -72,7 +73,7 @@ def test_every_solution_scores_one_and_uses_each_number_once():
 
 
 def test_hand_known_cases():
-    assert solve([1, 3, 4, 6], 24) == ["6/(1-3/4)"]          # the classic: 6 / (1/4)
+    assert solve([1, 3, 4, 6], 24) == ["6/(1-3/4)"]  # the classic: 6 / (1/4)
     # 2*2+4 and 2+2+4 are different solutions (2*2 and 2+2 are different expressions)
     assert {canonical(s) for s in solve([2, 2, 4], 8)} == {canonical("2*2+4"), canonical("2+2+4")}
     assert solve([2, 3], 7) == []

@@ -1,6 +1,7 @@
 """The live dashboard, driven headless from Python: sliders reach the trainer at the next step
 and are logged, pause/resume/stop work, errors surface, a second start is refused, compare mode
 really uses the same prompts and seeds, and the mini-evaluation never perturbs training."""
+
 import contextvars
 import sys
 import threading
@@ -9,11 +10,12 @@ from dataclasses import replace
 
 import pytest
 
-from dsnb.dashboard import Dashboard, gamma_range, live
-from dsnb.dashboard_plots import FigurePane, choose_backend, training_figure
-from dsnb.dashboard_run import LiveConfig, LiveRun, run_configs
-from dsnb.dashboard_views import group_html, samples_html
-from dsnb.grpo import LossConfig
+from dsnb.dashboard import Dashboard, live
+from dsnb.dashboard.plots import FigurePane, choose_plot_backend, training_figure
+from dsnb.dashboard.run import LiveConfig, LiveRun, run_configs
+from dsnb.dashboard.views import group_html, samples_html
+from dsnb.dashboard.widget import gamma_range
+from dsnb.rl.loss import LossConfig
 
 QUIET = dict(eval_every=0, autostart=False, backend="static")
 
@@ -30,9 +32,9 @@ def test_group_html_counts_duplicates_escapes_tags_and_flags_groups_without_grad
     texts = ["<answer>3+4</answer>"] * 3 + ["<answer>4+3</answer>"]
     page = group_html("ds", "3 4=7:", texts, [1.0] * 4, [True] * 4, ["3+4"] * 3 + ["4+3"])
     assert "×3" in page and "×1" in page
-    assert "<answer>" not in page and "&lt;answer&gt;" in page     # shown as text, never as HTML
+    assert "<answer>" not in page and "&lt;answer&gt;" in page  # shown as text, never as HTML
     assert "<b>2</b> distinct correct solutions" in page
-    assert "no gradient" in page                       # all four rewards equal
+    assert "no gradient" in page  # all four rewards equal
     mixed = group_html("grpo", "p", ["a", "b"], [1.0, 0.0], [True, False], ["a", None])
     assert "no gradient" not in mixed and "1/2 correct" in mixed
 
@@ -42,7 +44,7 @@ def test_group_html_shows_the_most_frequent_completions_and_counts_the_rest():
     page = group_html("grpo", "p", texts, [0.0] * 15, [False] * 15, [None] * 15)
     assert page.index("answer 0") < page.index("answer 1") and "×4" in page and "×2" in page
     assert "3 more distinct completions (3 samples, 0 correct)" in page
-    assert "x" * 100 in page and "x" * 200 not in page               # long texts keep their end
+    assert "x" * 100 in page and "x" * 200 not in page  # long texts keep their end
 
 
 def test_samples_html_says_what_to_wait_for_before_the_first_step():
@@ -53,15 +55,15 @@ def test_backend_is_static_in_colab_and_vscode_and_figurewidget_elsewhere(monkey
     for var in ("VSCODE_PID", "VSCODE_CWD", "VSCODE_IPC_HOOK_CLI"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    assert choose_backend("auto") == "figurewidget"
+    assert choose_plot_backend("auto") == "figurewidget"
     monkeypatch.setitem(sys.modules, "google.colab", object())
-    assert choose_backend("auto") == "static"
+    assert choose_plot_backend("auto") == "static"
     monkeypatch.delitem(sys.modules, "google.colab")
     monkeypatch.setenv("VSCODE_PID", "1")
-    assert choose_backend("auto") == "static"
-    assert choose_backend("figurewidget") == "figurewidget"
+    assert choose_plot_backend("auto") == "static"
+    assert choose_plot_backend("figurewidget") == "figurewidget"
     with pytest.raises(ValueError, match="backend"):
-        choose_backend("matplotlib")
+        choose_plot_backend("matplotlib")
 
 
 def test_static_pane_replaces_its_single_output_on_every_redraw():
@@ -83,7 +85,7 @@ def test_figurewidget_pane_draws_a_marker_where_a_control_changed():
 
 def test_the_kl_panel_replaces_the_loss_panel_only_when_kl_is_on():
     rows = [{"step": 1, "kl": 0.01, "loss/total": 0.0}]
-    titles = lambda fig: {a.text for a in fig.layout.annotations}       # noqa: E731
+    titles = lambda fig: {a.text for a in fig.layout.annotations}  # noqa: E731
     assert any("KL" in t for t in titles(training_figure({"ds": rows}, show_kl=True)))
     assert not any("KL" in t for t in titles(training_figure({"ds": rows})))
 
@@ -93,7 +95,7 @@ def test_compare_mode_makes_a_grpo_reference_and_a_ds_run_with_one_seed(smoke_cf
     runs = run_configs(cfg, compare=True)
     assert (runs["grpo"].loss.gamma_p, runs["ds"].loss.gamma_p) == (0.0, 1.0)
     assert runs["grpo"].seed == runs["ds"].seed and runs["grpo"].run_dir != runs["ds"].run_dir
-    assert gamma_range("sum", 3.0) == (6.0, 0.05)      # the slider reaches the config's value
+    assert gamma_range("sum", 3.0) == (6.0, 0.05)  # the slider reaches the config's value
 
 
 def test_live_config_rejects_settings_that_cannot_work():
@@ -113,12 +115,13 @@ def test_a_slider_moved_from_another_thread_applies_at_the_next_step_and_is_logg
             t = threading.Thread(target=lambda: setattr(dash.sliders["gamma_p"], "value", 0.7))
             t.start()
             t.join()
+
     trainer.callbacks.append(move_slider_at_step_2)
     dash.start()
     dash.wait(120)
     rows = trainer.run.read("metrics")
     assert [r["ds/gamma_p"] for r in rows] == [0.0, 0.0, 0.7, 0.7]
-    assert [r["ds/gamma_n"] for r in rows] == [0.0, 0.0, 0.7, 0.7]    # linked by default
+    assert [r["ds/gamma_n"] for r in rows] == [0.0, 0.0, 0.7, 0.7]  # linked by default
     events = [e for e in trainer.run.read("events") if e["event"] == "control"]
     assert {(e["field"], e["step"], e["new"]) for e in events} == {("gamma_p", 2, 0.7), ("gamma_n", 2, 0.7)}
     assert "0.7" in dash.status.value and dash.run.state == "finished"
@@ -126,7 +129,7 @@ def test_a_slider_moved_from_another_thread_applies_at_the_next_step_and_is_logg
 
 def test_linked_sliders_move_gamma_n_with_gamma_p(smoke_cfg):
     dash = Dashboard(smoke_cfg, LiveConfig(**QUIET))
-    assert dash.link.value                              # gamma_p == gamma_n at the start
+    assert dash.link.value  # gamma_p == gamma_n at the start
     dash.sliders["gamma_p"].value = 0.4
     assert dash.sliders["gamma_n"].value == 0.4
     assert dash.trainers["grpo"].controls.get("gamma_n") == 0.4
@@ -183,6 +186,7 @@ def test_an_exception_in_the_training_thread_shows_in_the_error_box(smoke_cfg):
 
     def broken_step():
         raise ValueError("reward server unreachable")
+
     dash.trainers["grpo"].train_step = broken_step
     dash.start()
     with pytest.raises(RuntimeError, match="reward server unreachable"):
@@ -196,6 +200,7 @@ def test_a_failing_view_is_reported_but_never_stops_training(smoke_cfg, capsys):
 
     def broken_view(event):
         raise KeyError("plot trace")
+
     run.listeners.append(broken_view)
     run.start()
     run.wait(60)
@@ -214,7 +219,7 @@ def test_running_the_cell_again_attaches_instead_of_starting_a_second_trainer(sm
     finally:
         first.stop()
         first.wait(60)
-    again = live(smoke_cfg, **QUIET)                     # finished: a re-run continues the run
+    again = live(smoke_cfg, **QUIET)  # finished: a re-run continues the run
     assert again is not first and again.trainers["grpo"].step == first.trainers["grpo"].step
 
 
@@ -237,8 +242,9 @@ def test_compare_runs_coincide_exactly_while_gamma_is_zero(smoke_cfg):
     dash.wait(120)
     grpo, ds = (dash.trainers[n].run.read("metrics") for n in ("grpo", "ds"))
     drop = {"time/step_s"}
-    assert [{k: v for k, v in r.items() if k not in drop} for r in grpo] == \
-           [{k: v for k, v in r.items() if k not in drop} for r in ds]
+    assert [{k: v for k, v in r.items() if k not in drop} for r in grpo] == [
+        {k: v for k, v in r.items() if k not in drop} for r in ds
+    ]
     assert "grpo" in dash.samples.value and "ds" in dash.samples.value
 
 
@@ -246,13 +252,14 @@ def test_the_mini_evaluation_draws_pass_at_k_and_never_changes_the_training_run(
     runs = {}
     for every in (0, 1):
         cfg = replace(smoke_cfg, steps=2, run_dir=str(tmp_path / f"eval{every}"))
-        dash = Dashboard(cfg, LiveConfig(eval_every=every, eval_problems=2, eval_n=4,
-                                         autostart=False, backend="static"))
+        dash = Dashboard(
+            cfg, LiveConfig(eval_every=every, eval_problems=2, eval_n=4, autostart=False, backend="static")
+        )
         dash.start()
         dash.wait(120)
         runs[every] = dash
     rows = [[r["reward/mean"] for r in d.trainers["grpo"].run.read("metrics")] for d in runs.values()]
-    assert rows[0] == rows[1]                            # evaluating set its RNG aside
+    assert rows[0] == rows[1]  # evaluating set its RNG aside
     curve = runs[1].run.evals["grpo"]
     assert curve[0] == 2 and len(curve[1]) == 4 and len(runs[1].run.base_curve) == 4
-    assert all(0 <= a <= b <= 1 for a, b in zip(curve[1], curve[1][1:]))   # pass@k rises with k
+    assert all(0 <= a <= b <= 1 for a, b in zip(curve[1], curve[1][1:]))  # pass@k rises with k

@@ -1,10 +1,11 @@
 """The demo's code path end to end (quick mode: seconds, says nothing about the methods)."""
+
 import json
 
 import pytest
 
 from dsnb.cli import main
-from dsnb.demo import DemoConfig, run_demo
+from dsnb.study.demo import DemoConfig, run_demo
 
 
 def test_quick_demo_writes_summary_report_and_table(tiny_model_dir, tmp_path, monkeypatch, capsys):
@@ -19,9 +20,9 @@ def test_quick_demo_writes_summary_report_and_table(tiny_model_dir, tmp_path, mo
     assert len(saved["base"]["pass@k"]) == cfg.eval_n
     html = (tmp_path / "demo" / "report.html").read_text()
     assert "Seeds and noise" in html and "pass@k on held-out problems" in html
-    assert "plotly" in html.lower() and "<script" in html              # self-contained plots
+    assert "plotly" in html.lower() and "<script" in html  # self-contained plots
     out = capsys.readouterr().out
-    assert summary["seeds"] == [0, 1]                                   # the default: two seeds
+    assert summary["seeds"] == [0, 1]  # the default: two seeds
     g = saved["methods"]["grpo"]
     assert f"{g['pass@1']:.3f} ({g['per_seed'][0]['pass@1']:.3f}, {g['per_seed'][1]['pass@1']:.3f})" in out
     runs = sorted(p.name for p in (tmp_path / "demo" / "runs").iterdir())
@@ -29,7 +30,8 @@ def test_quick_demo_writes_summary_report_and_table(tiny_model_dir, tmp_path, mo
 
 
 def test_the_table_shows_one_value_each_seed_or_an_interval_by_the_number_of_seeds():
-    from dsnb.report import spread
+    from dsnb.study.demo import spread
+
     s = {"pass@1": 0.25, "ci95": {"pass@1": 0.04}, "per_seed": [{"pass@1": 0.2}, {"pass@1": 0.3}]}
     assert spread({"seeds": [0]}, s, "pass@1") == "0.250"
     assert spread({"seeds": [0, 1]}, s, "pass@1") == "0.250 (0.200, 0.300)"

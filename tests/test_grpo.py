@@ -5,38 +5,42 @@ ratio = 1 equals REINFORCE with the shaped advantage (closed-form softmax gradie
 differences; k3 by Monte Carlo; entropy by brute force. Tier 3: one gradient step on a tiny
 bigram softmax policy moves probability the way each switch promises.
 """
+
 import math
 
 import pytest
 import torch
 
-from dsnb.advantages import ds_advantages, group_advantages, sequence_logp
-from dsnb.grpo import (LossConfig, aggregate, clipped_surrogate, compute_advantages, k3_kl,
-                       policy_loss, token_entropy)
 from dsnb.metrics import describe
+from dsnb.rl.advantages import compute_advantages, ds_advantages, group_advantages, sequence_logp
+from dsnb.rl.loss import LossConfig, aggregate, clipped_surrogate, k3_kl, policy_loss, token_entropy
 
 F64 = torch.float64
 
 
 # ----------------------------------------------------------------------------- LossConfig
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(group_size=1), "group_size >= 2"),
-    (dict(clip_eps_low=-0.1), "clip_eps_low"),
-    (dict(clip_eps_low=1.0), "stay positive"),
-    (dict(clip_eps_high=-0.1), "clip_eps_high"),
-    (dict(beta=-1.0), "beta must be >= 0"),
-    (dict(gamma_p=-0.01), "opposite of DS"),
-    (dict(gamma_n=-0.01), "gamma_p and gamma_n must be >= 0"),
-    (dict(loss_agg="mean"), "loss_agg='mean'"),
-    (dict(ds_logp="max"), "ds_logp='max'"),
-    (dict(ds_where="reward"), "ds_where='reward'"),
-    (dict(ds_ref="ref"), "ds_ref='ref'"),
-    (dict(loss_agg="dr-grpo"), "set max_completion_len"),
-    (dict(max_completion_len=0), "positive number of tokens"),
-    (dict(ds_where="score"), "normalize_std=False"),
-    (dict(std_eps=-1.0), "std_eps"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(group_size=1), "group_size >= 2"),
+        (dict(clip_eps_low=-0.1), "clip_eps_low"),
+        (dict(clip_eps_low=1.0), "stay positive"),
+        (dict(clip_eps_high=-0.1), "clip_eps_high"),
+        (dict(beta=-1.0), "beta must be >= 0"),
+        (dict(gamma_p=-0.01), "opposite of DS"),
+        (dict(gamma_n=-0.01), "gamma_p and gamma_n must be >= 0"),
+        (dict(loss_agg="mean"), "loss_agg='mean'"),
+        (dict(ds_logp="max"), "ds_logp='max'"),
+        (dict(ds_where="reward"), "ds_where='reward'"),
+        (dict(ds_ref="ref"), "ds_ref='ref'"),
+        (dict(loss_agg="dr-grpo"), "set max_completion_len"),
+        (dict(max_completion_len=0), "positive number of tokens"),
+        (dict(ds_where="score"), "normalize_std=False"),
+        (dict(std_eps=-1.0), "std_eps"),
+    ],
+)
 def test_loss_config_rejects_bad_settings_with_a_teaching_message(kwargs, message):
     with pytest.raises(ValueError, match=message):
         LossConfig(**kwargs)
@@ -68,6 +72,7 @@ def test_presets_set_their_switch_and_flags():
 
 # ----------------------------------------------------------------------------- advantages
 
+
 def test_compute_advantages_dispatches_on_ds_where():
     rewards = torch.tensor([1.0, 0.0, 1.0, 1.0], dtype=F64)
     lp = torch.tensor([-1.0, -2.0, -3.0, -4.0], dtype=F64)
@@ -80,28 +85,36 @@ def test_compute_advantages_dispatches_on_ds_where():
 
 def test_compute_advantages_with_gamma_zero_is_grpo_and_needs_no_logp():
     rewards = torch.tensor([1.0, 0.0, 0.0, 0.1], dtype=F64)
-    assert torch.equal(compute_advantages(rewards, None, LossConfig(group_size=4)),
-                       group_advantages(rewards, 4))
-    assert torch.equal(compute_advantages(rewards, None, LossConfig.dr_grpo(8, group_size=2)),
-                       group_advantages(rewards, 2, normalize_std=False))
+    assert torch.equal(
+        compute_advantages(rewards, None, LossConfig(group_size=4)), group_advantages(rewards, 4)
+    )
+    assert torch.equal(
+        compute_advantages(rewards, None, LossConfig.dr_grpo(8, group_size=2)),
+        group_advantages(rewards, 2, normalize_std=False),
+    )
     with pytest.raises(ValueError, match="pass seq_logp"):
         compute_advantages(rewards, None, LossConfig.ds(group_size=4))
 
 
 # ----------------------------------------------------------------------------- clipping
 
-@pytest.mark.parametrize("ratio, adv, loss, clipped", [
-    (1.5, +1.0, -1.2, True),    # pushed up past 1 + eps with A > 0: clipped
-    (1.5, -1.0, +1.5, False),   # ratio above, but A < 0 wants it down: keeps gradient
-    (0.5, +1.0, -0.5, False),   # ratio below, A > 0 wants it up: keeps gradient
-    (0.5, -1.0, +0.8, True),    # pushed down past 1 − eps with A < 0: clipped
-    (1.1, +1.0, -1.1, False),   # inside the trust region: never clipped
-    (1.0, 0.0, 0.0, False),
-])
+
+@pytest.mark.parametrize(
+    "ratio, adv, loss, clipped",
+    [
+        (1.5, +1.0, -1.2, True),  # pushed up past 1 + eps with A > 0: clipped
+        (1.5, -1.0, +1.5, False),  # ratio above, but A < 0 wants it down: keeps gradient
+        (0.5, +1.0, -0.5, False),  # ratio below, A > 0 wants it up: keeps gradient
+        (0.5, -1.0, +0.8, True),  # pushed down past 1 − eps with A < 0: clipped
+        (1.1, +1.0, -1.1, False),  # inside the trust region: never clipped
+        (1.0, 0.0, 0.0, False),
+    ],
+)
 def test_clipping_by_hand(ratio, adv, loss, clipped):
     logp = torch.tensor([[math.log(ratio)]], dtype=F64, requires_grad=True)
-    out, mask = clipped_surrogate(logp, torch.zeros(1, 1, dtype=F64),
-                                  torch.tensor([adv], dtype=F64), 0.2, 0.2)
+    out, mask = clipped_surrogate(
+        logp, torch.zeros(1, 1, dtype=F64), torch.tensor([adv], dtype=F64), 0.2, 0.2
+    )
     assert out.item() == pytest.approx(loss) and mask.item() == clipped
     out.sum().backward()
     expected_grad = 0.0 if clipped else -ratio * adv  # d(−rho·A)/dlogp = −rho·A
@@ -133,6 +146,7 @@ def test_surrogate_rejects_token_level_advantages():
 
 
 # ----------------------------------------------------------------------------- k3 and entropy
+
 
 def test_k3_is_nonnegative_and_zero_only_at_equality():
     gen = torch.Generator().manual_seed(0)
@@ -183,6 +197,7 @@ def test_token_entropy_is_stable_for_huge_and_masked_logits():
 
 # ----------------------------------------------------------------------------- aggregation
 
+
 def test_aggregation_modes_by_hand_and_padding_never_leaks():
     L = torch.tensor([[1.0, 2.0, 3.0], [4.0, float("nan"), float("inf")]])
     mask = torch.tensor([[1, 1, 1], [1, 0, 0]])
@@ -232,10 +247,10 @@ V, T, G = 4, 3, 4
 
 def batch():
     """Two groups of G = 4 bigram sequences over V = 4 tokens, with padding."""
-    y = torch.tensor([[0, 1, 2], [0, 1, 2], [3, 3, 0], [2, 0, 1],
-                      [1, 1, 1], [2, 3, 0], [0, 2, 0], [3, 1, 2]])
-    mask = torch.tensor([[1, 1, 1], [1, 1, 0], [1, 1, 1], [1, 0, 0],
-                         [1, 1, 1], [1, 1, 1], [1, 1, 0], [1, 1, 1]])
+    y = torch.tensor([[0, 1, 2], [0, 1, 2], [3, 3, 0], [2, 0, 1], [1, 1, 1], [2, 3, 0], [0, 2, 0], [3, 1, 2]])
+    mask = torch.tensor(
+        [[1, 1, 1], [1, 1, 0], [1, 1, 1], [1, 0, 0], [1, 1, 1], [1, 1, 1], [1, 1, 0], [1, 1, 1]]
+    )
     rewards = torch.tensor([1, 1, 0, 0.1, 1, 1, 1, 1], dtype=F64)
     return y, mask, rewards
 
@@ -275,17 +290,20 @@ def reinforce_grad(W, y, mask, adv, scale):
 @pytest.mark.parametrize("agg", ["token-mean", "seq-mean", "dr-grpo"])
 def test_gradient_at_ratio_one_is_reinforce_with_the_shaped_advantage(agg):
     y, mask, rewards = batch()
-    cfg = LossConfig.ds(gamma_p=0.3, gamma_n=0.2, ds_logp="sum", group_size=G, loss_agg=agg,
-                        max_completion_len=T)
+    cfg = LossConfig.ds(
+        gamma_p=0.3, gamma_n=0.2, ds_logp="sum", group_size=G, loss_agg=agg, max_completion_len=T
+    )
     W = initial_weights().requires_grad_()
     adv = ds_adv(W.detach(), y, mask, rewards, cfg)
     logp = token_logp(W, y)
     loss, stats = policy_loss(logp, logp.detach(), adv, mask, cfg)
     loss.backward()
     lengths = mask.sum(1).to(F64)
-    scale = {"token-mean": torch.full((8,), 1 / lengths.sum().item(), dtype=F64),
-             "seq-mean": 1 / (8 * lengths),
-             "dr-grpo": torch.full((8,), 1 / (8 * T), dtype=F64)}[agg]
+    scale = {
+        "token-mean": torch.full((8,), 1 / lengths.sum().item(), dtype=F64),
+        "seq-mean": 1 / (8 * lengths),
+        "dr-grpo": torch.full((8,), 1 / (8 * T), dtype=F64),
+    }[agg]
     expected = reinforce_grad(W.detach(), y, mask, adv, scale)
     assert torch.allclose(W.grad, expected, rtol=1e-10, atol=1e-12)
     assert stats["clip/frac"] == 0.0
@@ -293,15 +311,29 @@ def test_gradient_at_ratio_one_is_reinforce_with_the_shaped_advantage(agg):
 
 def test_gradient_matches_finite_differences_off_policy_with_all_terms():
     y, mask, rewards = batch()
-    cfg = LossConfig.ds(gamma_p=0.3, gamma_n=0.2, group_size=G, beta=0.05, entropy_coef=0.02,
-                        clip_eps_low=10.0 / 11, clip_eps_high=10.0)  # wide clip: no kinks nearby
+    cfg = LossConfig.ds(
+        gamma_p=0.3,
+        gamma_n=0.2,
+        group_size=G,
+        beta=0.05,
+        entropy_coef=0.02,
+        clip_eps_low=10.0 / 11,
+        clip_eps_high=10.0,
+    )  # wide clip: no kinks nearby
     W_old, W_ref = initial_weights(0), initial_weights(1)
     adv = ds_adv(W_old, y, mask, rewards, cfg)
 
     def loss_at(W):
         logits = W[prev_tokens(y)]  # (N, T, V)
-        return policy_loss(token_logp(W, y), token_logp(W_old, y), adv, mask, cfg,
-                           logp_ref=token_logp(W_ref, y), entropy=token_entropy(logits))[0]
+        return policy_loss(
+            token_logp(W, y),
+            token_logp(W_old, y),
+            adv,
+            mask,
+            cfg,
+            logp_ref=token_logp(W_ref, y),
+            entropy=token_entropy(logits),
+        )[0]
 
     W = (W_old + 0.3 * initial_weights(2)).requires_grad_()  # ratio != 1
     loss_at(W).backward()
@@ -333,8 +365,10 @@ def test_ds_step_moves_mass_from_common_to_rare_correct_answer():
     mask, rewards = torch.ones(4, 2), torch.ones(4, dtype=F64)
     W = torch.zeros(V + 1, V, dtype=F64)
     W[V, 0] = 2.0  # 0 -> 1 is the common answer, 2 -> 3 the rare one
-    for cfg, direction in [(LossConfig(group_size=4), 0),
-                           (LossConfig.ds(gamma_p=0.5, gamma_n=0.0, ds_logp="sum", group_size=4), 1)]:
+    for cfg, direction in [
+        (LossConfig(group_size=4), 0),
+        (LossConfig.ds(gamma_p=0.5, gamma_n=0.0, ds_logp="sum", group_size=4), 1),
+    ]:
         adv = ds_adv(W, y, mask, rewards, cfg)
         W_new = sgd_step(W, y, mask, adv, cfg)
         before = math.log(seq_prob(W, [2, 3]) / seq_prob(W, [0, 1]))
@@ -350,8 +384,10 @@ def test_ds_step_pushes_rare_errors_down_harder():
     W[V, 0] = 2.0
     cfg = LossConfig.ds(gamma_p=0.0, gamma_n=0.5, ds_logp="sum", group_size=4)
     W_new = sgd_step(W, y, mask, ds_adv(W, y, mask, rewards, cfg), cfg)
-    assert (math.log(seq_prob(W_new, [2, 3]) / seq_prob(W_new, [0, 1]))
-            < math.log(seq_prob(W, [2, 3]) / seq_prob(W, [0, 1])) - 1e-6)
+    assert (
+        math.log(seq_prob(W_new, [2, 3]) / seq_prob(W_new, [0, 1]))
+        < math.log(seq_prob(W, [2, 3]) / seq_prob(W, [0, 1])) - 1e-6
+    )
 
 
 @pytest.mark.parametrize("coef", [0.5, -0.5])

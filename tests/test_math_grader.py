@@ -1,11 +1,16 @@
 """dsnb.tasks.math: GSM8K answer extraction, number normalisation and grading."""
+
 from fractions import Fraction
 
 import pytest
 
 from dsnb.tasks.data import load_gsm8k
 from dsnb.tasks.math import (
-    extract_boxed, extract_gsm8k_reference, extract_model_answer, grade, normalize_number,
+    extract_boxed,
+    extract_gsm8k_reference,
+    extract_model_answer,
+    grade,
+    normalize_number,
     to_fraction,
 )
 
@@ -15,11 +20,11 @@ def test_every_shipped_reference_grades_against_itself_and_not_against_n_plus_1(
     assert len(rows) == 200
     for row in rows:
         ref = row["reference"]
-        n = Fraction(ref)                     # GSM8K references are plain numbers
+        n = Fraction(ref)  # GSM8K references are plain numbers
         bumped = str(n + 1)
         assert grade(f"Reasoning...\n#### {ref}", ref), ref
         assert grade(f"So the answer is \\boxed{{{ref}}}.", ref), ref
-        assert grade(f"... #### {ref}", row["answer"])          # a full solution as reference
+        assert grade(f"... #### {ref}", row["answer"])  # a full solution as reference
         assert not grade(f"Reasoning...\n#### {bumped}", ref), ref
         assert not grade(f"\\boxed{{{bumped}}}", ref), ref
 
@@ -29,43 +34,68 @@ def test_reference_extraction_takes_the_text_after_the_last_hashes():
     assert extract_gsm8k_reference("x #### 1 \n#### 18\n") == "18"
 
 
-@pytest.mark.parametrize("text, boxed", [
-    (r"\boxed{18}", "18"),
-    (r"first \boxed{1}, finally \boxed{2}", "2"),
-    (r"\boxed{\frac{3}{4}}", r"\frac{3}{4}"),                  # nested braces
-    (r"\boxed{{a}{b}{c}}", "{a}{b}{c}"),
-    (r"\boxed 7.", "7"),
-    (r"\boxed{18", None),                                      # unbalanced
-    ("no box", None),
-])
+@pytest.mark.parametrize(
+    "text, boxed",
+    [
+        (r"\boxed{18}", "18"),
+        (r"first \boxed{1}, finally \boxed{2}", "2"),
+        (r"\boxed{\frac{3}{4}}", r"\frac{3}{4}"),  # nested braces
+        (r"\boxed{{a}{b}{c}}", "{a}{b}{c}"),
+        (r"\boxed 7.", "7"),
+        (r"\boxed{18", None),  # unbalanced
+        ("no box", None),
+    ],
+)
 def test_extract_boxed(text, boxed):
     assert extract_boxed(text) == boxed
 
 
-@pytest.mark.parametrize("completion, answer", [
-    (r"#### 5 and \boxed{7}", "7"),                            # boxed wins
-    ("so 3 + 4 = 7\n#### 8\nand 9 more", "8"),                 # then ####
-    ("3 + 4 = 7 apples, 10 - 4 = 6.", "6"),                    # then the last number
-    ("it costs $1,250.50 in total", "1,250.50"),
-    ("the change is -5", "-5"),
-    ("half: 1/2", "1/2"),
-    ("nothing numeric", None),
-])
+@pytest.mark.parametrize(
+    "completion, answer",
+    [
+        (r"#### 5 and \boxed{7}", "7"),  # boxed wins
+        ("so 3 + 4 = 7\n#### 8\nand 9 more", "8"),  # then ####
+        ("3 + 4 = 7 apples, 10 - 4 = 6.", "6"),  # then the last number
+        ("it costs $1,250.50 in total", "1,250.50"),
+        ("the change is -5", "-5"),
+        ("half: 1/2", "1/2"),
+        ("nothing numeric", None),
+    ],
+)
 def test_extract_model_answer_order(completion, answer):
     assert extract_model_answer(completion) == answer
 
 
-@pytest.mark.parametrize("text, value", [
-    ("18", Fraction(18)), ("18.0", Fraction(18)), ("18.", Fraction(18)), ("018", Fraction(18)),
-    ("1,000", Fraction(1000)), ("$1,000.50", Fraction(2001, 2)), (r"\$18", Fraction(18)),
-    ("18 dollars", Fraction(18)), ("12 eggs.", Fraction(12)), ("-3", Fraction(-3)),
-    ("3/4", Fraction(3, 4)), (r"\frac{3}{4}", Fraction(3, 4)), (r"\dfrac{3}{4}", Fraction(3, 4)),
-    (r"\dfrac34", Fraction(3, 4)), (r"-\frac{3}{4}", Fraction(-3, 4)),
-    (r"\frac{-3}{4}", Fraction(-3, 4)), ("0.75", Fraction(3, 4)),
-    (r"\left(5\right)", Fraction(5)), (r"\text{18}", Fraction(18)), (r"18\text{ cm}", Fraction(18)),
-    ("50%", Fraction(50)), (r"50\%", Fraction(50)), ("x = 5", Fraction(5)), ("(3/4)", Fraction(3, 4)),
-    ("\u22123", Fraction(-3)),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("18", Fraction(18)),
+        ("18.0", Fraction(18)),
+        ("18.", Fraction(18)),
+        ("018", Fraction(18)),
+        ("1,000", Fraction(1000)),
+        ("$1,000.50", Fraction(2001, 2)),
+        (r"\$18", Fraction(18)),
+        ("18 dollars", Fraction(18)),
+        ("12 eggs.", Fraction(12)),
+        ("-3", Fraction(-3)),
+        ("3/4", Fraction(3, 4)),
+        (r"\frac{3}{4}", Fraction(3, 4)),
+        (r"\dfrac{3}{4}", Fraction(3, 4)),
+        (r"\dfrac34", Fraction(3, 4)),
+        (r"-\frac{3}{4}", Fraction(-3, 4)),
+        (r"\frac{-3}{4}", Fraction(-3, 4)),
+        ("0.75", Fraction(3, 4)),
+        (r"\left(5\right)", Fraction(5)),
+        (r"\text{18}", Fraction(18)),
+        (r"18\text{ cm}", Fraction(18)),
+        ("50%", Fraction(50)),
+        (r"50\%", Fraction(50)),
+        ("x = 5", Fraction(5)),
+        ("(3/4)", Fraction(3, 4)),
+        ("\u22123", Fraction(-3)),
+    ],
+)
 def test_to_fraction_normalises_common_formats(text, value):
     assert to_fraction(text) == value
 
@@ -85,5 +115,5 @@ def test_grade_compares_values_not_strings():
     assert grade("The answer is 1,000 dollars.", "1000")
     assert not grade("The answer is 1,000 dollars.", "100")
     assert not grade("no answer here", "5")
-    assert grade(r"\boxed{blue}", "blue")                      # non-numeric: exact string
+    assert grade(r"\boxed{blue}", "blue")  # non-numeric: exact string
     assert not grade(None, "5") and not grade("5", None)

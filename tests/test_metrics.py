@@ -1,4 +1,5 @@
 """pass@k ([PK1]) against brute-force enumeration and exact binomials; diversity and group metrics."""
+
 import itertools
 import math
 import subprocess
@@ -8,9 +9,20 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from dsnb.metrics import (GLOSSARY, answer_entropy, coverage, describe, distinct_answers,
-                          distinct_correct, distinct_correct_per_group, diversity_summary,
-                          frac_zero_std, pass_at_k, pass_at_k_curve, pass_at_k_summary)
+from dsnb.metrics import (
+    GLOSSARY,
+    answer_entropy,
+    coverage,
+    describe,
+    distinct_answers,
+    distinct_correct,
+    distinct_correct_per_group,
+    diversity_summary,
+    frac_zero_std,
+    pass_at_k,
+    pass_at_k_curve,
+    pass_at_k_summary,
+)
 
 
 def test_metrics_module_does_not_import_torch():
@@ -19,6 +31,7 @@ def test_metrics_module_does_not_import_torch():
 
 
 # ----------------------------------------------------------------------------- pass@k
+
 
 def test_pass_at_k_hand_cases():
     assert pass_at_k(2, 1, 1) == 0.5
@@ -53,8 +66,10 @@ def test_pass_at_k_is_vectorised_and_broadcasts():
     assert isinstance(pass_at_k(4, 1, 2), float)
 
 
-@pytest.mark.parametrize("n, c, k, message", [(8, 2, 9, "fewer than 9"), (4, 5, 1, "0 <= c <= n"),
-                                              (4, 1, 0, "1 <= k"), (4, -1, 1, "0 <= c")])
+@pytest.mark.parametrize(
+    "n, c, k, message",
+    [(8, 2, 9, "fewer than 9"), (4, 5, 1, "0 <= c <= n"), (4, 1, 0, "1 <= k"), (4, -1, 1, "0 <= c")],
+)
 def test_pass_at_k_rejects_impossible_counts(n, c, k, message):
     with pytest.raises(ValueError, match=message):
         pass_at_k(n, c, k)
@@ -79,6 +94,7 @@ def test_pass_at_k_summary_keys_are_in_the_glossary():
 
 
 # ----------------------------------------------------------------------------- diversity
+
 
 def test_distinct_correct_counts_canonical_correct_solutions_only():
     sols = ["1+2", "1+2", "2*3", None, "9-1", "2*3"]
@@ -106,13 +122,14 @@ def test_coverage_by_hand():
 
 
 def record(solutions, correct, answers=None, solution_set=None):
-    return {"solutions": solutions, "correct": correct, "answers": answers,
-            "solution_set": solution_set}
+    return {"solutions": solutions, "correct": correct, "answers": answers, "solution_set": solution_set}
 
 
 def test_diversity_summary_means_over_prompts():
-    recs = [record(["a", "b", "c"], [True, True, False], ["1", "2", "3"], {"a", "b", "x", "y"}),
-            record(["a", "a", None], [True, True, False], ["1", "1", None], set())]
+    recs = [
+        record(["a", "b", "c"], [True, True, False], ["1", "2", "3"], {"a", "b", "x", "y"}),
+        record(["a", "a", None], [True, True, False], ["1", "1", None], set()),
+    ]
     out = diversity_summary(recs)
     assert out["div/distinct_correct"] == pytest.approx((2 + 1) / 2)
     assert out["div/distinct_answers"] == pytest.approx((3 + 1) / 2)
@@ -137,6 +154,7 @@ def test_diversity_summary_reports_change_against_the_base_model():
 
 
 # ----------------------------------------------------------------------------- training groups
+
 
 def test_frac_zero_std_by_hand():
     # groups: (1, 1) no variance, (0, 1) signal, (0.1, 0.1) format-only: no variance

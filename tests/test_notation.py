@@ -1,5 +1,6 @@
 """NOTATION.md and the code agree: every tag in the table is used in dsnb/, and no tag is used
 in dsnb/ that the table lacks."""
+
 import pathlib
 import re
 
@@ -9,8 +10,9 @@ TAG = re.compile(r"\[([A-Z]{1,5}\d)\]")
 
 def table_tags():
     text = (ROOT / "NOTATION.md").read_text()
-    return {m.group(1) for line in text.splitlines() if line.startswith("| [")
-            for m in [TAG.match(line[2:])] if m}
+    return {
+        m.group(1) for line in text.splitlines() if line.startswith("| [") for m in [TAG.match(line[2:])] if m
+    }
 
 
 def code_tags():

@@ -4,6 +4,7 @@ slider apps respond to a slider set from code (a cell in each notebook asserts i
 The kernel is "python3": with ipykernel installed in the running environment, jupyter_client
 resolves that name to this interpreter, so a fresh CI venv needs no kernelspec registration.
 """
+
 import json
 import os
 import pathlib
@@ -19,8 +20,9 @@ WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 def run(name):
     nb = nbformat.read(ROOT / "notebooks" / name, as_version=4)
-    client = NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(ROOT / "notebooks")}})
+    client = NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "notebooks")}}
+    )
     client.execute(env={**os.environ, "DSNB_SMOKE": "1"})  # env of the kernel process
     return nb
 
@@ -55,8 +57,7 @@ def test_committed_notebooks_are_stripped_and_start_with_title_and_badges():
         cells = raw["cells"]
         first = "".join(cells[0]["source"])
         assert first.startswith("# ") and "What you will learn" in first
-        assert f"colab.research.google.com/github/dsnb-project/dsnb/blob/main/notebooks/{name}" \
-            in first
+        assert f"colab.research.google.com/github/dsnb-project/dsnb/blob/main/notebooks/{name}" in first
         assert f"mybinder.org/v2/gh/dsnb-project/dsnb/main?labpath=notebooks%2F{name}" in first
         code = [c for c in cells if c["cell_type"] == "code"]
         assert all(not c["outputs"] and c["execution_count"] is None for c in code)

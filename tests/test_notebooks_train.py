@@ -1,5 +1,6 @@
 """Notebooks 03-05 run top to bottom headless in smoke mode (DSNB_SMOKE=1, a tiny nano model),
 in one working directory and in order, so notebook 05 finds and evaluates notebook 03's runs."""
+
 import json
 import os
 import time
@@ -35,8 +36,9 @@ def executed(tiny_model_dir, tmp_path_factory):
     for name in NOTEBOOKS:
         nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
         t0 = time.time()
-        NotebookClient(nb, timeout=300, kernel_name="python3",
-                       resources={"metadata": {"path": str(workdir)}}).execute(env=env)
+        NotebookClient(
+            nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(workdir)}}
+        ).execute(env=env)
         out[name] = (nb, time.time() - t0)
     artifacts = ROOT / "test-artifacts"
     artifacts.mkdir(exist_ok=True)
@@ -85,7 +87,7 @@ def test_notebook_04_reloads_an_adapter_that_reproduces_the_trained_log_probs(ex
 
 def test_notebook_05_evaluates_the_runs_notebook_03_left_behind(executed):
     nb, _ = executed["05_evaluate_pass_at_k"]
-    found = text_of(cell_with(nb, "latest_checkpoint().name for n, p in runs.items()"))
+    found = text_of(cell_with(nb, "found = {n: RunDir(p).latest_checkpoint()"))
     assert "'grpo': 'step_000004'" in found and "'ds': 'step_000004'" in found
     plot = cell_with(nb, "passk_figure(mine").outputs
     assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in plot)

@@ -1,8 +1,9 @@
 """The policy: sampling, token log-probs, and the adapter-disabled reference."""
+
 import pytest
 import torch
 
-from dsnb.policy import Policy, PolicyConfig, completion_mask
+from dsnb.rl.policy import Policy, PolicyConfig, completion_mask
 
 
 @pytest.fixture(scope="module")
@@ -24,16 +25,24 @@ def test_forward_logprobs_match_the_logits_generate_sampled_from(policy):
     prompts = ["3 7 12=33:", "12 2 5=34:"]
     ids, mask = policy.encode_prompts(prompts)
     torch.manual_seed(0)
-    out = policy.model.generate(input_ids=ids, attention_mask=mask, do_sample=True, max_new_tokens=6,
-                                top_k=0, output_logits=True, return_dict_in_generate=True,
-                                pad_token_id=policy.tokenizer.pad_token_id,
-                                eos_token_id=policy.tokenizer.eos_token_id)
-    comp = out.sequences[:, ids.shape[1]:]
+    out = policy.model.generate(
+        input_ids=ids,
+        attention_mask=mask,
+        do_sample=True,
+        max_new_tokens=6,
+        top_k=0,
+        output_logits=True,
+        return_dict_in_generate=True,
+        pad_token_id=policy.tokenizer.pad_token_id,
+        eos_token_id=policy.tokenizer.eos_token_id,
+    )
+    comp = out.sequences[:, ids.shape[1] :]
     cmask = completion_mask(comp, policy.tokenizer.eos_token_id)
-    from dsnb.policy import Rollout
+    from dsnb.rl.policy import Rollout
+
     roll = Rollout(ids, mask, comp, cmask, [""] * 2)
-    ours = policy.logits(roll)                                   # (N, T, V)
-    theirs = torch.stack(out.logits, 1).float()                  # (N, T, V)
+    ours = policy.logits(roll)  # (N, T, V)
+    theirs = torch.stack(out.logits, 1).float()  # (N, T, V)
     keep = cmask.bool()
     assert torch.allclose(ours[keep].log_softmax(-1), theirs[keep].log_softmax(-1), atol=1e-4)
 
@@ -44,7 +53,7 @@ def test_sample_returns_groups_with_masks_after_eos(policy):
     eos = policy.tokenizer.eos_token_id
     for row, m in zip(roll.completion_ids, roll.completion_mask):
         n = int(m.sum())
-        assert (row[:n - 1] != eos).all()                        # no eos before the last kept token
+        assert (row[: n - 1] != eos).all()  # no eos before the last kept token
         assert (row[n:] == policy.tokenizer.pad_token_id).all()  # padding after it
 
 
@@ -55,13 +64,14 @@ def test_reference_is_the_base_model_with_the_adapter_disabled(policy, tiny_mode
     try:
         after = policy.token_logp(roll)
         ref = policy.token_logp(roll, adapter=False)
-        assert not torch.allclose(before, after)                 # the adapter matters
-        assert torch.allclose(before, ref, atol=1e-5)            # with it off we are back at base
+        assert not torch.allclose(before, after)  # the adapter matters
+        assert torch.allclose(before, ref, atol=1e-5)  # with it off we are back at base
         from transformers import AutoModelForCausalLM
+
         base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
         fresh = Policy.__new__(Policy)
         fresh.model, fresh.tokenizer = base, policy.tokenizer
-        assert torch.allclose(fresh.token_logp(roll), ref, atol=1e-5)   # second method: a clean load
+        assert torch.allclose(fresh.token_logp(roll), ref, atol=1e-5)  # second method: a clean load
     finally:
         with torch.no_grad():
             for name, p in policy.model.named_parameters():
@@ -72,7 +82,7 @@ def test_reference_is_the_base_model_with_the_adapter_disabled(policy, tiny_mode
 def test_token_logp_at_temperature_is_log_softmax_of_scaled_logits(policy):
     roll = policy.sample(["3 7 12=33:"], group_size=2, max_new_tokens=5)
     lp2 = policy.token_logp(roll, temperature=2.0)
-    logits = policy.logits(roll)                                  # temperature 1
+    logits = policy.logits(roll)  # temperature 1
     manual = (logits / 2.0).log_softmax(-1).gather(-1, roll.completion_ids.unsqueeze(-1)).squeeze(-1)
     assert torch.allclose(lp2, manual * roll.completion_mask, atol=1e-5)
     assert (lp2 <= 0).all()
@@ -86,7 +96,8 @@ def test_bad_policy_config_is_rejected_before_loading():
 
 
 def test_device_and_dtype_detection_never_assume_cuda():
-    from dsnb.policy import detect_device, detect_dtype
+    from dsnb.rl.policy import detect_device, detect_dtype
+
     dev = detect_device("auto")
     assert dev in ("cpu", "cuda", "mps")
     assert detect_dtype("auto", "cpu") == torch.float32
@@ -96,5 +107,6 @@ def test_device_and_dtype_detection_never_assume_cuda():
 def test_chunked_scoring_equals_one_pass(policy):
     roll = policy.sample(["3 7 12=33:", "5 9 4=41:"], group_size=3, max_new_tokens=8)
     assert torch.allclose(policy.token_logp(roll, chunk=4), policy.token_logp(roll), atol=1e-6)
-    assert torch.allclose(policy.token_logp(roll, adapter=False, chunk=1),
-                          policy.token_logp(roll, adapter=False), atol=1e-6)
+    assert torch.allclose(
+        policy.token_logp(roll, adapter=False, chunk=1), policy.token_logp(roll, adapter=False), atol=1e-6
+    )

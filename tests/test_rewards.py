@@ -1,10 +1,11 @@
 """dsnb.tasks.rewards: TRL's reward-function contract on string and conversational completions."""
+
 import pytest
 
 from dsnb.tasks.rewards import completion_text, countdown_correct, countdown_reward, gsm8k_correct
 
 ANSWERS = ["<answer>3*7+12</answer>", "<answer>3+7+12</answer>", "no tag at all"]
-EXPECTED_SCORE = [1.0, 0.1, 0.0]          # correct, format only, nothing
+EXPECTED_SCORE = [1.0, 0.1, 0.0]  # correct, format only, nothing
 NUMS = [[3, 7, 12]] * 3
 TARGET = [33] * 3
 
@@ -28,14 +29,22 @@ def test_countdown_correct_is_binary():
 
 
 def test_extra_trl_keywords_are_ignored():
-    out = countdown_reward(prompts=["p"] * 3, completions=ANSWERS, completion_ids=[[1]] * 3,
-                           nums=NUMS, target=TARGET, solutions=[1] * 3, trainer_state=None)
+    out = countdown_reward(
+        prompts=["p"] * 3,
+        completions=ANSWERS,
+        completion_ids=[[1]] * 3,
+        nums=NUMS,
+        target=TARGET,
+        solutions=[1] * 3,
+        trainer_state=None,
+    )
     assert out == EXPECTED_SCORE
 
 
 def test_each_row_uses_its_own_columns():
-    out = countdown_reward(["p", "p"], ["<answer>2+3</answer>", "<answer>2+3</answer>"],
-                           nums=[[2, 3], [2, 3]], target=[5, 6])
+    out = countdown_reward(
+        ["p", "p"], ["<answer>2+3</answer>", "<answer>2+3</answer>"], nums=[[2, 3], [2, 3]], target=[5, 6]
+    )
     assert out == [1.0, 0.1]
 
 

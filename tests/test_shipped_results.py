@@ -1,25 +1,28 @@
 """The numbers the README prints are the numbers dsnb shipped: the study table is generated from
-data/results/study, the demo line from data/results/demo_summary.json, and both were made with
+dsnb/data/results/study, the demo line from dsnb/data/results/demo_summary.json, and both were made with
 the nano models that ship now (fingerprints), so no hand-copied or stale figure survives."""
+
 import json
 from pathlib import Path
 
-from dsnb.study_cell import model_fingerprint
-from dsnb.study_stats import load_results, results_table
+from dsnb.data import results_dir
+from dsnb.study.cell import model_fingerprint
+from dsnb.study.stats import load_results, results_table
 
 ROOT = Path(__file__).resolve().parents[1]
+RESULTS = results_dir()
 README = (ROOT / "README.md").read_text()
 
 
 def test_readme_study_table_is_generated_from_the_shipped_results():
-    rows = load_results(ROOT / "data" / "results" / "study")
+    rows = load_results(RESULTS / "study")
     assert results_table(rows).strip() in README
 
 
 def test_shipped_study_results_were_made_with_the_shipped_models_and_three_seeds(monkeypatch):
     monkeypatch.delenv("DSNB_NANO", raising=False)
     monkeypatch.delenv("DSNB_NANO4", raising=False)
-    rows = load_results(ROOT / "data" / "results" / "study")
+    rows = load_results(RESULTS / "study")
     for r in rows:
         assert r["model_sha"] == model_fingerprint(r["model"]), (r["setting"], r["seed"])
     seeds = {}
@@ -31,7 +34,7 @@ def test_shipped_study_results_were_made_with_the_shipped_models_and_three_seeds
 
 def test_readme_demo_line_quotes_the_shipped_demo_summary(monkeypatch):
     monkeypatch.delenv("DSNB_NANO", raising=False)
-    s = json.loads((ROOT / "data" / "results" / "demo_summary.json").read_text())
+    s = json.loads((RESULTS / "demo_summary.json").read_text())
     assert s["model_sha"] == model_fingerprint("nano")
     n = s["config"]["eval_n"]
     base = " / ".join(f"{s['base'][k]:.3f}" for k in ("pass@1", "pass@8", f"pass@{n}"))
@@ -43,18 +46,26 @@ def test_readme_demo_line_quotes_the_shipped_demo_summary(monkeypatch):
 def test_the_shipped_demo_runs_are_the_studys_cells_at_the_same_budget():
     """The demo trains the study's settings at the study's budget, so its per-seed numbers must
     be the study's rows for those seeds (the same cell computed twice, in two processes)."""
-    from dsnb.demo import DEMO_METHODS, DemoConfig
-    from dsnb.grpo import LossConfig
-    from dsnb.study import default_grid
-    s = json.loads((ROOT / "data" / "results" / "demo_summary.json").read_text())
-    rows = {(r["setting"], r["seed"]): r for r in load_results(ROOT / "data" / "results" / "study")
-            if r["kind"] == "run"}
+    from dsnb.rl.loss import LossConfig
+    from dsnb.study.demo import DEMO_METHODS, DemoConfig
+    from dsnb.study.grid import default_grid
+
+    s = json.loads((RESULTS / "demo_summary.json").read_text())
+    rows = {(r["setting"], r["seed"]): r for r in load_results(RESULTS / "study") if r["kind"] == "run"}
     cfg = DemoConfig()
-    assert rows[("grpo", 0)]["steps"] == cfg.steps and rows[("grpo", 0)]["prompts_per_step"] == cfg.prompts_per_step
+    assert (
+        rows[("grpo", 0)]["steps"] == cfg.steps
+        and rows[("grpo", 0)]["prompts_per_step"] == cfg.prompts_per_step
+    )
     for name, m in s["methods"].items():
         loss = LossConfig(group_size=cfg.group_size, **DEMO_METHODS[name])
-        [setting] = [g.name for g in default_grid() if g.task == "countdown3" and not g.train
-                     and LossConfig(group_size=cfg.group_size, **g.loss) == loss]
+        [setting] = [
+            g.name
+            for g in default_grid()
+            if g.task == "countdown3"
+            and not g.train
+            and LossConfig(group_size=cfg.group_size, **g.loss) == loss
+        ]
         for seed, run in zip(s["seeds"], m["per_seed"]):
             assert run["pass@k"] == rows[(setting, seed)]["pass@k"], (name, seed)
             assert run["distinct_correct"] == rows[(setting, seed)]["distinct_correct"]

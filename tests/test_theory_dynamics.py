@@ -1,12 +1,23 @@
 """dsnb.theory training dynamics: [PG1], [SH1], [SEL1], sampled GRPO and simulate()."""
+
 import itertools
 
 import numpy as np
 import pytest
 
-from dsnb.theory import (SimConfig, credit_probability, group_advantage, log_softmax,
-                         policy_gradient, sample_groups, sampled_fraction, sharpening_rate,
-                         simulate, softmax, zipf_space)
+from dsnb.theory import (
+    SimConfig,
+    credit_probability,
+    group_advantage,
+    log_softmax,
+    policy_gradient,
+    sample_groups,
+    sampled_fraction,
+    sharpening_rate,
+    simulate,
+    softmax,
+    zipf_space,
+)
 from dsnb.theory.dynamics import SHAPING, sampled_direction
 
 LOGP = np.log([0.4, 0.25, 0.15, 0.12, 0.08])
@@ -71,16 +82,19 @@ def _enumerated_direction(logp, correct, cfg):
     return total
 
 
-@pytest.mark.parametrize("method, coefs", [("grpo", {}), ("entropy_bonus", {"entropy_coef": 0.5}),
-                                           ("ds", {"gamma_p": 0.5, "gamma_n": 0.2})])
+@pytest.mark.parametrize(
+    "method, coefs",
+    [("grpo", {}), ("entropy_bonus", {"entropy_coef": 0.5}), ("ds", {"gamma_p": 0.5, "gamma_n": 0.2})],
+)
 def test_sampled_update_is_unbiased_for_the_enumerated_expectation(method, coefs):
     logp, correct = np.log([0.5, 0.3, 0.2]), np.array([True, False, True])
     cfg = SimConfig(method, 1, 3, 1.0, **coefs)
     exact = _enumerated_direction(logp, correct, cfg)
     reps = 60000  # many independent groups of the same prompt, one vectorised call
     rows = np.repeat(logp[None], reps, axis=0)
-    est = sampled_direction(rows, rows, np.repeat(correct[None], reps, axis=0), cfg,
-                            np.random.default_rng(0)).mean(axis=0)
+    est = sampled_direction(
+        rows, rows, np.repeat(correct[None], reps, axis=0), cfg, np.random.default_rng(0)
+    ).mean(axis=0)
     np.testing.assert_allclose(est, exact, atol=0.01)
 
 
@@ -91,6 +105,7 @@ def test_expected_entropy_bonus_shaping_is_the_entropy_gradient():
     def entropy(zz):
         p = softmax(zz)
         return -(p * np.log(p)).sum()
+
     fd = np.array([(entropy(z + h * e) - entropy(z - h * e)) / (2 * h) for e in np.eye(3)])
     cfg = SimConfig("entropy_bonus", 1, 2, 1.0, entropy_coef=1.0)
     logp = log_softmax(z)
@@ -106,6 +121,7 @@ def test_shared_strategy_step_follows_the_prompt_averaged_gradient():
 
     def mean_c(theta):
         return np.mean(np.sum(softmax(logp + theta) * correct, axis=1))
+
     grad = np.array([(mean_c(h * e) - mean_c(-h * e)) / (2 * h) for e in np.eye(3)])
     hist = simulate(logp, correct, "grpo", 1, 2, lr, mode="expected", strategies=strategies)
     np.testing.assert_allclose(hist.final, softmax(logp + lr * grad), atol=1e-9)

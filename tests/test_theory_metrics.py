@@ -1,51 +1,68 @@
 """dsnb.theory: the trajectory space's validation and the metrics [C1] [DIV1-3] [KL1-2] [PK0]."""
+
 import itertools
 import math
 
 import numpy as np
 import pytest
 
-from dsnb.theory import (TrajectorySpace, correct_entropy, correct_variance, correctness,
-                         effective_solutions, kl_forward, kl_optimum, kl_reverse, pass_at_k,
-                         simulate, zipf_space)
+from dsnb.theory import (
+    TrajectorySpace,
+    correct_entropy,
+    correct_variance,
+    correctness,
+    effective_solutions,
+    exact_pass_at_k,
+    kl_forward,
+    kl_optimum,
+    kl_reverse,
+    simulate,
+    zipf_space,
+)
 
 LOGP = np.log([0.5, 0.3, 0.2])
 CORRECT = np.array([True, False, True])
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    (dict(base_logp=[0.0, np.nan], correct=[1, 0]), "NaN"),
-    (dict(base_logp=[0.0, -np.inf], correct=[1, 0]), "finite"),
-    (dict(base_logp=[0.0, 0.0, 0.0], correct=[1, 0]), "one correctness flag per trajectory"),
-    (dict(base_logp=[0.0, 0.0], correct=[0, 0]), "no correct trajectory"),
-    (dict(base_logp=[[0.0, 0.0], [0.0, 0.0]], correct=[[1, 0], [0, 0]]), "prompt 1"),
-    (dict(base_logp=[0.0], correct=[1]), "N >= 2"),
-    (dict(base_logp=np.zeros((2, 2, 2)), correct=np.ones((2, 2, 2))), "(P, N)"),
-    (dict(base_logp=[0.0, 0.0], correct=[2, 0]), "boolean"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        (dict(base_logp=[0.0, np.nan], correct=[1, 0]), "NaN"),
+        (dict(base_logp=[0.0, -np.inf], correct=[1, 0]), "finite"),
+        (dict(base_logp=[0.0, 0.0, 0.0], correct=[1, 0]), "one correctness flag per trajectory"),
+        (dict(base_logp=[0.0, 0.0], correct=[0, 0]), "no correct trajectory"),
+        (dict(base_logp=[[0.0, 0.0], [0.0, 0.0]], correct=[[1, 0], [0, 0]]), "prompt 1"),
+        (dict(base_logp=[0.0], correct=[1]), "N >= 2"),
+        (dict(base_logp=np.zeros((2, 2, 2)), correct=np.ones((2, 2, 2))), "(P, N)"),
+        (dict(base_logp=[0.0, 0.0], correct=[2, 0]), "boolean"),
+    ],
+)
 def test_bad_spaces_raise_teaching_errors(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         TrajectorySpace(**kwargs)
 
 
-@pytest.mark.parametrize("call, fragment", [
-    (lambda: kl_optimum(LOGP, CORRECT, beta=0.0), "beta"),
-    (lambda: kl_optimum(LOGP, CORRECT, beta=-1.0), "beta"),
-    (lambda: kl_optimum(LOGP, CORRECT, 1.0, "ds", gamma_p=-0.1), "gamma_p"),
-    (lambda: kl_optimum(LOGP, CORRECT, 1.0, "ds", gamma_n=-0.1), "gamma_n"),
-    (lambda: kl_optimum(LOGP, CORRECT, 1.0, "entropy", entropy_coef=-1.0), "non-concave"),
-    (lambda: kl_optimum(LOGP, CORRECT, 1.0, "vanilla", gamma_p=0.1), "ignores gamma_p"),
-    (lambda: kl_optimum(LOGP, CORRECT, 1.0, "ppo"), "choose one of"),
-    (lambda: simulate(LOGP, CORRECT, "grpo", 5, group_size=1, lr=0.1), "group_size >= 2"),
-    (lambda: simulate(LOGP, CORRECT, "ds", 5, 4, 0.1, gamma_p=-1.0), "gamma_p"),
-    (lambda: simulate(LOGP, CORRECT, "grpo", 5, 4, 0.1, gamma_p=1.0), "ignores gamma_p"),
-    (lambda: simulate(LOGP, CORRECT, "grpo", 5, 4, 0.1, gama_p=1.0), "unknown coefficient"),
-    (lambda: simulate(LOGP, CORRECT, "grpo", 5, 4, 0.0), "lr"),
-    (lambda: simulate(LOGP, CORRECT, "grpo", 5, 4, 0.1, beta=-0.5), "beta"),
-    (lambda: simulate(LOGP, CORRECT, "grpo", 5, 4, 0.1, mode="exact"), "mode"),
-    (lambda: simulate(LOGP, CORRECT, "grpo", 5, 4, 0.1, strategies=[0, -1, 1]), "strategies"),
-    (lambda: simulate(LOGP, CORRECT, "grpo", 5, 4, 0.1, record_every=0), "record_every"),
-])
+@pytest.mark.parametrize(
+    "call, fragment",
+    [
+        (lambda: kl_optimum(LOGP, CORRECT, beta=0.0), "beta"),
+        (lambda: kl_optimum(LOGP, CORRECT, beta=-1.0), "beta"),
+        (lambda: kl_optimum(LOGP, CORRECT, 1.0, "ds", gamma_p=-0.1), "gamma_p"),
+        (lambda: kl_optimum(LOGP, CORRECT, 1.0, "ds", gamma_n=-0.1), "gamma_n"),
+        (lambda: kl_optimum(LOGP, CORRECT, 1.0, "entropy", entropy_coef=-1.0), "non-concave"),
+        (lambda: kl_optimum(LOGP, CORRECT, 1.0, "vanilla", gamma_p=0.1), "ignores gamma_p"),
+        (lambda: kl_optimum(LOGP, CORRECT, 1.0, "ppo"), "choose one of"),
+        (lambda: simulate(LOGP, CORRECT, "grpo", 5, group_size=1, lr=0.1), "group_size >= 2"),
+        (lambda: simulate(LOGP, CORRECT, "ds", 5, 4, 0.1, gamma_p=-1.0), "gamma_p"),
+        (lambda: simulate(LOGP, CORRECT, "grpo", 5, 4, 0.1, gamma_p=1.0), "ignores gamma_p"),
+        (lambda: simulate(LOGP, CORRECT, "grpo", 5, 4, 0.1, gama_p=1.0), "unknown coefficient"),
+        (lambda: simulate(LOGP, CORRECT, "grpo", 5, 4, 0.0), "lr"),
+        (lambda: simulate(LOGP, CORRECT, "grpo", 5, 4, 0.1, beta=-0.5), "beta"),
+        (lambda: simulate(LOGP, CORRECT, "grpo", 5, 4, 0.1, mode="exact"), "mode"),
+        (lambda: simulate(LOGP, CORRECT, "grpo", 5, 4, 0.1, strategies=[0, -1, 1]), "strategies"),
+        (lambda: simulate(LOGP, CORRECT, "grpo", 5, 4, 0.1, record_every=0), "record_every"),
+    ],
+)
 def test_bad_arguments_raise_teaching_errors(call, fragment):
     with pytest.raises(ValueError, match=fragment):
         call()
@@ -89,9 +106,12 @@ def test_pass_at_k_matches_enumeration_of_all_k_sample_sequences():
     probs = np.array([0.5, 0.2, 0.3])
     correct = np.array([False, True, True])
     for k in (1, 2, 3):
-        hit = sum(np.prod(probs[list(seq)]) for seq in itertools.product(range(3), repeat=k)
-                  if correct[list(seq)].any())
-        assert pass_at_k(probs, correct, k) == pytest.approx(hit)
+        hit = sum(
+            np.prod(probs[list(seq)])
+            for seq in itertools.product(range(3), repeat=k)
+            if correct[list(seq)].any()
+        )
+        assert exact_pass_at_k(probs, correct, k) == pytest.approx(hit)
 
 
 def test_pass_at_k_over_prompts_matches_monte_carlo():
@@ -101,7 +121,7 @@ def test_pass_at_k_over_prompts_matches_monte_carlo():
     k, n = 5, 20000
     samples = [rng.choice(2, size=(n, k), p=row) for row in probs]  # per prompt
     hits = np.mean([c[s].any(axis=1).mean() for c, s in zip(correct, samples)])
-    assert pass_at_k(probs, correct, k) == pytest.approx(hits, abs=0.01)
+    assert exact_pass_at_k(probs, correct, k) == pytest.approx(hits, abs=0.01)
 
 
 def test_zipf_space_has_the_requested_correct_count_and_includes_the_mode():

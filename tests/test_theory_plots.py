@@ -1,12 +1,13 @@
-"""dsnb.theory_plots, dsnb.show and the theory report: figures hold the data they claim to."""
+"""dsnb.theory.plots, dsnb.show and the theory report: figures hold the data they claim to."""
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 
 from dsnb import theory
-from dsnb import theory_plots as plots
-from dsnb.colors import METHOD_COLORS
+from dsnb.report.palette import METHOD_COLORS
 from dsnb.show import show_source, source_text
+from dsnb.theory import plots
 
 LOGP, CORRECT = theory.zipf_space(n=60, n_correct=5, skew=1.0)
 
@@ -74,12 +75,17 @@ def test_show_source_renders_the_real_function():
 
 
 def test_theory_report_is_one_offline_html_file_with_the_plots(tmp_path):
-    from dsnb.theory import write_theory_report
+    from dsnb.theory.report import write_theory_report
 
     path = write_theory_report(tmp_path / "out")
     text = path.read_text(encoding="utf-8")
     assert path.name == "theory_report.html" and path.parent == tmp_path / "out"
-    for title in ("Probability of every correct trajectory", "Correctness and diversity",
-                  "crossover", "Correctness vs diversity at a KL budget", "Selection bias"):
+    for title in (
+        "Probability of every correct trajectory",
+        "Correctness and diversity",
+        "crossover",
+        "Correctness vs diversity at a KL budget",
+        "Selection bias",
+    ):
         assert title in text
     assert 'src="https://cdn.plot.ly' not in text and text.count("<script") >= 7  # js inlined

@@ -1,12 +1,23 @@
 """The verified Theorem 3.4 [THM1], its counter-examples, and the KL-budget frontier."""
+
 import math
 
 import numpy as np
 import pytest
 
-from dsnb.theory import (correct_entropy, correctness, frontier, holds_rate, kl_forward,
-                         kl_optimum, kl_reverse, log_softmax, random_instance,
-                         theorem_construction, zipf_space)
+from dsnb.theory import (
+    correct_entropy,
+    correctness,
+    frontier,
+    holds_rate,
+    kl_forward,
+    kl_optimum,
+    kl_reverse,
+    log_softmax,
+    random_instance,
+    theorem_construction,
+    zipf_space,
+)
 
 LOGP = np.log([0.5, 0.1, 0.25, 0.1, 0.05])
 CORRECT = np.array([True, True, False, False, False])
@@ -45,8 +56,7 @@ def test_constructed_policy_is_the_ds_optimum_of_its_parameters():
             logp, correct, beta = random_instance(rng)
             t = theorem_construction(logp, correct, beta, g_over_beta * beta)
             if t.holds and np.isfinite(t.beta_ds):
-                ds = kl_optimum(logp, correct, t.beta_ds, "ds", gamma_p=t.gamma_p,
-                                gamma_n=t.gamma_n)
+                ds = kl_optimum(logp, correct, t.beta_ds, "ds", gamma_p=t.gamma_p, gamma_n=t.gamma_n)
                 np.testing.assert_allclose(t.ds_policy, ds, atol=1e-10)
 
 
@@ -64,8 +74,9 @@ def test_weak_bonus_usually_holds_strong_bonus_usually_fails():
 def test_strong_bonus_counter_example_no_ds_policy_in_budget_is_as_flat():
     t = theorem_construction(LOGP, CORRECT, beta=1.0, entropy_coef=1.0)  # g = beta
     assert not t.holds and t.boost < 0
-    p = ds_policies(LOGP, CORRECT, np.linspace(-1, 1, 101), [1.0, 1.5, 2.0, 4.0],
-                    np.linspace(0, 6, 301))  # gamma_p, gamma_n >= 0 and b = 1/beta >= 0
+    p = ds_policies(
+        LOGP, CORRECT, np.linspace(-1, 1, 101), [1.0, 1.5, 2.0, 4.0], np.linspace(0, 6, 301)
+    )  # gamma_p, gamma_n >= 0 and b = 1/beta >= 0
     base = np.exp(LOGP)
     in_budget = kl_reverse(p, base) <= t.kl[0]
     as_flat = correct_entropy(p, CORRECT) >= t.H_c[0]
@@ -109,8 +120,9 @@ def test_ds_dominates_every_penalty_but_not_every_strong_bonus():
     assert lost.any() and np.all(f.ent_exponent[lost] < 1)
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    (dict(kappa=0.0), "kappa"), (dict(kappa=0.1, divergence="js"), "divergence")])
+@pytest.mark.parametrize(
+    "kwargs, fragment", [(dict(kappa=0.0), "kappa"), (dict(kappa=0.1, divergence="js"), "divergence")]
+)
 def test_frontier_rejects_bad_budgets(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):
         frontier(LOGP, CORRECT, **kwargs)

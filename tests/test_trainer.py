@@ -1,4 +1,5 @@
 """The trainer on a tiny real model: something real happens, nothing is lost, controls work."""
+
 import json
 import threading
 from dataclasses import replace
@@ -6,9 +7,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-from dsnb.grpo import LossConfig
-from dsnb.trainer import Trainer, TrainConfig
-from dsnb.world import Problem, Task, grade
+from dsnb.rl.advantages import compute_advantages, sequence_logp
+from dsnb.rl.loss import LossConfig
+from dsnb.rl.trainer import TrainConfig, Trainer
+from dsnb.tasks.registry import Problem, Task, grade
 
 
 def lora_and_base(trainer):
@@ -36,11 +38,21 @@ def test_run_directory_has_config_metrics_samples_and_peft_checkpoints(smoke_cfg
     assert cfg["steps"] == smoke_cfg.steps and cfg["loss"]["group_size"] == 4
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(1, smoke_cfg.steps + 1))
-    for key in ("reward/mean", "correct/mean", "reward/frac_zero_std", "div/distinct_correct",
-                "entropy/token_mean", "clip/frac", "completion/len_mean", "ds/gamma_p", "time/step_s"):
+    for key in (
+        "reward/mean",
+        "correct/mean",
+        "reward/frac_zero_std",
+        "div/distinct_correct",
+        "entropy/token_mean",
+        "clip/frac",
+        "completion/len_mean",
+        "ds/gamma_p",
+        "time/step_s",
+    ):
         assert key in rows[0], key
-    from dsnb.trainer import glossary
-    assert set(rows[0]) <= set(glossary()), set(rows[0]) - set(glossary())   # every key defined once
+    from dsnb.rl.trainer import glossary
+
+    assert set(rows[0]) <= set(glossary()), set(rows[0]) - set(glossary())  # every key defined once
     ckpt = trainer.run.latest_checkpoint()
     assert (ckpt / "adapter_config.json").exists() and (ckpt / "adapter_model.safetensors").exists()
     assert (run / "samples.jsonl").read_text().count("\n") >= smoke_cfg.steps
@@ -54,6 +66,7 @@ def test_interrupted_run_resumes_to_the_same_result_as_an_uninterrupted_one(smok
     def stop_after_two(row, trainer):
         if row["step"] == 2:
             trainer.controls.stop()
+
     cut.callbacks.append(stop_after_two)
     cut.train()
     assert cut.step == 2
@@ -63,8 +76,8 @@ def test_interrupted_run_resumes_to_the_same_result_as_an_uninterrupted_one(smok
     assert resumed.step == 2
     resumed.train()
     rows = resumed.run.read("metrics")
-    assert [r["step"] for r in rows] == list(range(1, smoke_cfg.steps + 1))   # nothing duplicated
-    assert resumed.run.read("metrics.discarded")[0]["reward/mean"] == -1.0   # nothing lost
+    assert [r["step"] for r in rows] == list(range(1, smoke_cfg.steps + 1))  # nothing duplicated
+    assert resumed.run.read("metrics.discarded")[0]["reward/mean"] == -1.0  # nothing lost
     ref = full.run.read("metrics")
     assert [r["reward/mean"] for r in rows] == [r["reward/mean"] for r in ref]  # same trajectory
     l_full, _ = lora_and_base(full)
@@ -81,6 +94,7 @@ def test_a_control_changed_from_another_thread_applies_at_the_next_step(smoke_cf
             t = threading.Thread(target=lambda: (tr.controls.set(gamma_p=0.7, lr=2e-3), changed.set()))
             t.start()
             t.join()
+
     trainer.callbacks.append(from_other_thread)
     rows = trainer.train()
     assert changed.is_set()
@@ -96,7 +110,7 @@ def test_pause_blocks_the_loop_until_resume(smoke_cfg):
     th = threading.Thread(target=trainer.train)
     th.start()
     th.join(timeout=1.0)
-    assert th.is_alive() and trainer.step == 0        # paused before the first step
+    assert th.is_alive() and trainer.step == 0  # paused before the first step
     trainer.controls.resume()
     th.join(timeout=120)
     assert not th.is_alive() and trainer.step == 3
@@ -112,6 +126,7 @@ def test_a_nonfinite_loss_skips_the_step_and_logs_it(smoke_cfg):
         if kw.get("grad"):
             return out[0] * float("nan"), out[1]
         return out
+
     trainer.policy.token_logp = nan_when_training
     row = trainer.train_step()
     assert row.get("skipped") == 1.0
@@ -122,7 +137,8 @@ def test_a_nonfinite_loss_skips_the_step_and_logs_it(smoke_cfg):
 
 def test_a_failing_reward_function_names_the_offending_completion():
     def reward(prompts, completions, **kw):
-        return [1.0 / (len(c) - 3) for c in completions]          # divides by zero on "abc"
+        return [1.0 / (len(c) - 3) for c in completions]  # divides by zero on "abc"
+
     task = Task("t", lambda *a, **k: [], reward, lambda c, cols: None, "nano")
     problems = [Problem("p", {"x": 1})]
     with pytest.raises(RuntimeError, match="'abc'"):
@@ -144,21 +160,27 @@ def test_micro_batches_accumulate_to_the_full_batch_gradient(smoke_cfg):
     single pass (log pi_old taken from the training forward) equals a separate no-grad pass."""
     grads = []
     for mb in (0, 3):
-        tr = Trainer(replace(smoke_cfg, micro_batch=mb, run_dir=smoke_cfg.run_dir + f"_{mb}",
-                             loss=LossConfig(group_size=4, gamma_p=0.5, gamma_n=0.2)), progress=False)
+        tr = Trainer(
+            replace(
+                smoke_cfg,
+                micro_batch=mb,
+                run_dir=smoke_cfg.run_dir + f"_{mb}",
+                loss=LossConfig(group_size=4, gamma_p=0.5, gamma_n=0.2),
+            ),
+            progress=False,
+        )
         torch.manual_seed(5)
         roll = tr.policy.sample(["3 7 12=33:", "5 9 4=41:"], 4, 8)
         with torch.no_grad():
             for n, p in tr.policy.model.named_parameters():
                 if "lora_B" in n:
                     p.fill_(0.01)
-        logp_old = None if mb == 0 else tr.policy.token_logp(roll)
+        fused = tr.policy.token_logp(roll, grad=True, with_logits=True) if mb == 0 else None
+        logp_old = fused[0].detach() if mb == 0 else tr.policy.token_logp(roll)
         rewards = torch.tensor([1.0, 0.0, 0.1, 1.0, 0.0, 0.0, 1.0, 1.0])
-        from dsnb.grpo import compute_advantages, sequence_logp
-        def adv_fn(old):
-            return compute_advantages(rewards, sequence_logp(old, roll.completion_mask, "sum"), tr.cfg.loss)
-        tr.opt.step = lambda: None                                     # keep the gradient, skip the update
-        tr._update(roll, logp_old, None, adv_fn)
+        adv = compute_advantages(rewards, sequence_logp(logp_old, roll.completion_mask, "sum"), tr.cfg.loss)
+        tr.opt.step = lambda: None  # keep the gradient, skip the update
+        tr._update(roll, logp_old, None, adv, fused)
         grads.append(torch.cat([p.grad.flatten() for p in tr.policy.trainable_parameters()]))
     assert grads[0].abs().sum() > 0
     assert torch.allclose(grads[0], grads[1], atol=1e-6)

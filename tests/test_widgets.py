@@ -1,10 +1,11 @@
-"""dsnb.widgets: the slider apps redraw their figures when a slider moves (Python side)."""
+"""dsnb.theory.apps: the slider apps redraw their figures when a slider moves (Python side)."""
+
 import ipywidgets
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from dsnb.widgets import sharpening_app, smoothing_app
+from dsnb.theory.apps import sharpening_app, smoothing_app
 
 
 def snapshot(fig):
@@ -14,7 +15,8 @@ def snapshot(fig):
 
 def changed(before, after):
     return len(before) != len(after) or any(
-        a.shape != b.shape or not np.allclose(a, b, equal_nan=True) for a, b in zip(before, after))
+        a.shape != b.shape or not np.allclose(a, b, equal_nan=True) for a, b in zip(before, after)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,9 @@ def test_apps_are_containers_exposing_sliders_and_figure_widgets(sharp, smooth):
         assert all(f in app.children for f in app.figures.values())
 
 
-@pytest.mark.parametrize("name, value", [("group_size", 3), ("steps", 60), ("lr", 1.5),
-                                         ("skew", 1.6), ("n_correct", 14)])
+@pytest.mark.parametrize(
+    "name, value", [("group_size", 3), ("steps", 60), ("lr", 1.5), ("skew", 1.6), ("n_correct", 14)]
+)
 def test_each_sharpening_slider_redraws_the_figures(sharp, name, value):
     before = {k: snapshot(f) for k, f in sharp.figures.items()}
     sharp.sliders[name].value = value
@@ -49,9 +52,16 @@ def test_sharpening_status_reports_the_run(sharp):
     assert "C:" in sharp.status.value and "N_eff" in sharp.status.value
 
 
-@pytest.mark.parametrize("name, value, figure", [
-    ("beta", 2.0, "optima"), ("gamma_p", 0.6, "optima"), ("gamma_n", 0.4, "optima"),
-    ("entropy_coef", 0.8, "optima"), ("kappa", 1.1, "frontier")])
+@pytest.mark.parametrize(
+    "name, value, figure",
+    [
+        ("beta", 2.0, "optima"),
+        ("gamma_p", 0.6, "optima"),
+        ("gamma_n", 0.4, "optima"),
+        ("entropy_coef", 0.8, "optima"),
+        ("kappa", 1.1, "frontier"),
+    ],
+)
 def test_each_smoothing_slider_redraws_its_figure(smooth, name, value, figure):
     before = snapshot(smooth.figures[figure])
     smooth.sliders[name].value = value

@@ -1,9 +1,10 @@
 """Problem sets: held-out problems never leak into training; shipped files match their recipe."""
+
 import json
 
-from dsnb.nano import is_heldout
 from dsnb.tasks import countdown
-from dsnb.world import build_countdown_problems, get_task, problems_path
+from dsnb.tasks.data import build_countdown_problems, is_heldout, problems_path
+from dsnb.tasks.registry import get_task
 
 
 def test_train_and_eval_problems_are_disjoint_and_respect_the_heldout_rule():
@@ -11,8 +12,10 @@ def test_train_and_eval_problems_are_disjoint_and_respect_the_heldout_rule():
         task = get_task(name)
         train = task.load("train", 300)
         evl = task.load("eval", 100)
+
         def key(p):
             return tuple(sorted(p.columns["nums"])), p.columns["target"]
+
         assert not {key(p) for p in train} & {key(p) for p in evl}
         assert all(is_heldout(*key(p)) for p in evl)
         assert not any(is_heldout(*key(p)) for p in train)
@@ -22,8 +25,10 @@ def test_every_listed_solution_is_correct_and_the_list_is_complete():
     """Second method: the shipped solution sets equal what the solver finds for each problem."""
     for p in get_task("countdown4").load("eval", 25):
         nums, target = p.columns["nums"], p.columns["target"]
-        found = {countdown.solution_key(f"<answer>{s}</answer>", nums, target)
-                 for s in countdown.solve(nums, target)}
+        found = {
+            countdown.solution_key(f"<answer>{s}</answer>", nums, target)
+            for s in countdown.solve(nums, target)
+        }
         assert found == set(p.solutions) and len(found) >= 2
 
 

@@ -7,8 +7,10 @@ Pure Python (stdlib only), so ``import dsnb.tasks`` is instant and never touches
 - ``dsnb.tasks.solver``: every distinct solution of an instance (its multiplicity).
 - ``dsnb.tasks.math``: GSM8K answer extraction and grading.
 - ``dsnb.tasks.rewards``: TRL-style reward functions ``fn(prompts, completions, **columns)``.
-- ``dsnb.tasks.data``: shipped JSONL files (Countdown splits, a GSM8K slice) and writers.
+- ``dsnb.tasks.data``: the shipped problem files (Countdown with solution sets, a GSM8K slice).
+- ``dsnb.tasks.registry``: ``Task``, ``Problem``, ``grade`` and the registry ``get_task(name)``.
 """
-from dsnb.tasks import arith, countdown, data, math, rewards, solver
 
-__all__ = ["arith", "countdown", "data", "math", "rewards", "solver"]
+from dsnb.tasks import arith, countdown, data, math, registry, rewards, solver
+
+__all__ = ["arith", "countdown", "data", "math", "registry", "rewards", "solver"]

@@ -15,16 +15,17 @@ Grammar::
     unary := '-' unary | atom
     atom  := NUMBER | '(' expr ')'
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-MAX_LEN = 200          # characters in an expression
-MAX_TOKENS = 100       # tokens after tokenizing
-MAX_DEPTH = 32         # nesting of parentheses and unary minus
-MAX_ABS = 10 ** 12     # bound on |literal| and |every intermediate value|
+MAX_LEN = 200  # characters in an expression
+MAX_TOKENS = 100  # tokens after tokenizing
+MAX_DEPTH = 32  # nesting of parentheses and unary minus
+MAX_ABS = 10**12  # bound on |literal| and |every intermediate value|
 
 _TOKEN = re.compile(r"\s*(?:(\d+\.?\d*|\.\d+)|([-+*/()]))", re.ASCII)
 _SPACE = re.compile(r"\s*", re.ASCII)
@@ -172,6 +173,7 @@ def safe_eval(expr: str) -> float | None:
 
 # ----- canonical form ---------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Canon:
     """A node of the normal form; a signed expression is the pair ``(sign, Canon)``.
@@ -181,8 +183,8 @@ class Canon:
     """
 
     kind: str
-    items: tuple   # (sign_or_exp, Canon) pairs; () for a literal
-    key: str       # the deterministic rendering; equal keys <=> equal normal forms
+    items: tuple  # (sign_or_exp, Canon) pairs; () for a literal
+    key: str  # the deterministic rendering; equal keys <=> equal normal forms
     value: Fraction
 
 
@@ -220,8 +222,10 @@ def _sum_key(pos: list[str], neg: list[str]) -> str:
 
 def c_add(x: tuple[int, Canon], y: tuple[int, Canon], sign: int = 1) -> tuple[int, Canon]:
     """Normal form of x + sign*y: flatten both into one signed multiset of terms."""
+
     def terms(s, n):
         return [(s * t, m) for t, m in n.items] if n.kind == "+" else [(s, n)]
+
     items = terms(*x) + terms(sign * y[0], y[1])
     value = x[0] * x[1].value + sign * y[0] * y[1].value
     if len(items) == 1:
@@ -240,8 +244,10 @@ def c_mul(x: tuple[int, Canon], y: tuple[int, Canon], exp: int = 1) -> tuple[int
     """Normal form of x * y**exp (exp = +1 or -1): flatten into a multiset of factors."""
     if exp < 0 and y[1].value == 0:
         raise ArithError("division by zero")
+
     def factors(n, e=1):
         return [(e * f, m) for f, m in n.items] if n.kind == "*" else [(e, n)]
+
     items = factors(x[1]) + factors(y[1], exp)
     value = x[1].value * y[1].value if exp > 0 else x[1].value / y[1].value
     items = tuple(sorted(items, key=lambda it: (-it[0], _wrap(it[1]))))
@@ -257,8 +263,7 @@ def render(x: tuple[int, Canon]) -> str:
     if sign > 0:
         return node.key
     if node.kind == "+":
-        return _sum_key([m.key for s, m in node.items if s < 0],
-                        [m.key for s, m in node.items if s > 0])
+        return _sum_key([m.key for s, m in node.items if s < 0], [m.key for s, m in node.items if s > 0])
     return "-" + node.key
 
 

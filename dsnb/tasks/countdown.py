@@ -13,6 +13,7 @@ rule (TinyZero scores 0 when anything, even a newline, follows the answer line);
 expression is evaluated by the whitelist parser of ``dsnb.tasks.arith`` instead of ``eval``,
 so ``**`` and ``//`` (which TinyZero's regex lets through) fail to evaluate (0.1).
 """
+
 from __future__ import annotations
 
 import random
@@ -23,14 +24,23 @@ from dsnb.tasks.arith import canonical, safe_eval
 from dsnb.tasks.solver import combine, leaf, solution_multiplicity, solve
 
 __all__ = [
-    "Instance", "generate", "random_expression", "solve", "solution_multiplicity",
-    "TEMPLATES", "render_prompt", "extract_answer", "score", "is_correct", "solution_key",
+    "Instance",
+    "generate",
+    "random_expression",
+    "solve",
+    "solution_multiplicity",
+    "TEMPLATES",
+    "render_prompt",
+    "extract_answer",
+    "score",
+    "is_correct",
+    "solution_key",
     "score_expression",
 ]
 
-FORMAT_SCORE = 0.1   # well-formed answer that is not a correct solution
+FORMAT_SCORE = 0.1  # well-formed answer that is not a correct solution
 CORRECT_SCORE = 1.0
-TOLERANCE = 1e-5     # |value - target| below this counts as equal (TinyZero)
+TOLERANCE = 1e-5  # |value - target| below this counts as equal (TinyZero)
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -53,7 +63,7 @@ class Instance:
         return {"nums": list(self.nums), "target": self.target}
 
     @classmethod
-    def from_dict(cls, row: dict) -> "Instance":
+    def from_dict(cls, row: dict) -> Instance:
         return cls(tuple(row["nums"]), row["target"])
 
     @property
@@ -64,16 +74,23 @@ class Instance:
 
 # ----- prompts -----------------------------------------------------------------------------
 
-_TASK = ("Using the numbers {numbers}, create an equation that equals {target}. You can use "
-         "basic arithmetic operations (+, -, *, /) and each number can only be used once. "
-         "Show your work in <think> </think> tags. And return the final answer in "
-         "<answer> </answer> tags, for example <answer> (1 + 2) / 3 </answer>.")
-_PLAIN = ("A conversation between User and Assistant. The user asks a question, and the "
-          "Assistant solves it. The assistant first thinks about the reasoning process in the "
-          "mind and then provides the user with the answer.\nUser: " + _TASK +
-          "\nAssistant: Let me solve this step by step.\n<think>")
-_SYSTEM = ("You are a helpful assistant. You first think about the reasoning process in your "
-           "mind and then provide the user with the answer.")
+_TASK = (
+    "Using the numbers {numbers}, create an equation that equals {target}. You can use "
+    "basic arithmetic operations (+, -, *, /) and each number can only be used once. "
+    "Show your work in <think> </think> tags. And return the final answer in "
+    "<answer> </answer> tags, for example <answer> (1 + 2) / 3 </answer>."
+)
+_PLAIN = (
+    "A conversation between User and Assistant. The user asks a question, and the "
+    "Assistant solves it. The assistant first thinks about the reasoning process in the "
+    "mind and then provides the user with the answer.\nUser: "
+    + _TASK
+    + "\nAssistant: Let me solve this step by step.\n<think>"
+)
+_SYSTEM = (
+    "You are a helpful assistant. You first think about the reasoning process in your "
+    "mind and then provide the user with the answer."
+)
 
 
 def _plain(inst: Instance) -> str:
@@ -108,6 +125,7 @@ def render_prompt(inst: Instance, template: str = "plain"):
 
 # ----- scoring -----------------------------------------------------------------------------
 
+
 def extract_answer(completion: str) -> str | None:
     """Content of the LAST complete ``<answer>...</answer>`` block, stripped, or None.
 
@@ -126,7 +144,7 @@ def extract_answer(completion: str) -> str | None:
     if last_close < 0 or start < 0:
         return None
     end = completion.find("</answer>", start)
-    return completion[start + len("<answer>"):end].strip()
+    return completion[start + len("<answer>") : end].strip()
 
 
 def score_expression(expr: str, nums, target) -> float:
@@ -144,7 +162,7 @@ def score_expression(expr: str, nums, target) -> float:
 
 
 def score(completion: str, nums, target) -> float:
-    """[CD1] 0 without an answer tag; 0.1 for wrong numbers, failure to evaluate or a wrong value; 1.0 if value = target.
+    """[CD1] 0 without an answer tag; 0.1 for wrong numbers, no value or a wrong one; 1.0 if value = target.
 
     "Numbers used" are the integers (runs of ASCII digits) in the answer, compared as a
     sorted list with ``sorted(nums)``: each number exactly once, no extra ones. The thing a
@@ -171,7 +189,8 @@ def is_correct(completion: str, nums, target) -> bool:
 def solution_key(completion: str, nums, target) -> str | None:
     """Canonical form of a correct answer (same key = same solution), else None.
 
-    >>> solution_key("<answer>12+7*3</answer>", [3, 7, 12], 33) == solution_key("<answer>(3*7)+12</answer>", [3, 7, 12], 33)
+    >>> a = solution_key("<answer>12+7*3</answer>", [3, 7, 12], 33)
+    >>> a == solution_key("<answer>(3*7)+12</answer>", [3, 7, 12], 33)
     True
     """
     if not is_correct(completion, nums, target):
@@ -180,6 +199,7 @@ def solution_key(completion: str, nums, target) -> str | None:
 
 
 # ----- generation --------------------------------------------------------------------------
+
 
 def random_expression(nums, rng: random.Random):
     """A random expression using every number once (random tree, random ops), or None.
@@ -212,9 +232,16 @@ STALL = 20_000
 seconds, instead of 1000 x n draws when asked for more instances than the settings hold)."""
 
 
-def generate(n: int, num_count: int = 3, lo: int = 2, hi: int = 15, seed: int = 0,
-             min_solutions: int = 1, max_target: int | None = 100,
-             exclude=()) -> list[Instance]:
+def generate(
+    n: int,
+    num_count: int = 3,
+    lo: int = 2,
+    hi: int = 15,
+    seed: int = 0,
+    min_solutions: int = 1,
+    max_target: int | None = 100,
+    exclude=(),
+) -> list[Instance]:
     """``n`` distinct, seeded, solvable Countdown instances.
 
     Numbers are drawn uniformly from ``lo..hi`` with repetition (``lo = 2`` by default:
@@ -235,7 +262,7 @@ def generate(n: int, num_count: int = 3, lo: int = 2, hi: int = 15, seed: int = 
     rng = random.Random(seed)
     seen = {inst.key for inst in exclude}
     out: list[Instance] = []
-    misses = 0                      # draws in a row that found nothing new: the space is exhausted
+    misses = 0  # draws in a row that found nothing new: the space is exhausted
     for _ in range(1000 * n + 1000):
         if len(out) == n or misses == STALL:
             break
@@ -251,6 +278,8 @@ def generate(n: int, num_count: int = 3, lo: int = 2, hi: int = 15, seed: int = 
         out.append(inst)
         misses = 0
     if len(out) < n:
-        raise ValueError(f"found only {len(out)} of {n} instances (these settings seem to hold no more); "
-                         "widen lo..hi, raise max_target or lower min_solutions")
+        raise ValueError(
+            f"found only {len(out)} of {n} instances (these settings seem to hold no more); "
+            "widen lo..hi, raise max_target or lower min_solutions"
+        )
     return out

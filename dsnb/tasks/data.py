@@ -1,42 +1,42 @@
-"""The shipped data files and the code that writes and reads them.
+"""The shipped problem files, the one place Countdown and GSM8K problems are read from disk.
 
-``data/countdown/{train,eval}{3,4}.jsonl``: seeded Countdown splits (3 or 4 numbers), one JSON
-object a line with ``nums``, ``target``, ``prompt`` (the "plain" TinyZero prompt) and
-``solutions`` (the number of distinct solutions). They load with
-``datasets.load_dataset("json", data_files=...)`` and feed TRL directly: the extra columns
-arrive in the reward functions as ``nums=`` and ``target=``. ``write_shipped_countdown``
-regenerates them bit for bit. ``data/gsm8k/test.jsonl``: the first 200 GSM8K test problems
-(MIT licence, see data/gsm8k/LICENSE).
+``dsnb/data/problems/countdown{3,4}.jsonl``: every row is ``{"split": "train" | "eval", "nums",
+"target", "solutions"}``, where ``solutions`` is the exact solver's set of distinct correct
+solutions (canonical forms), so every problem carries its *solution multiplicity*.
+:func:`build_countdown_problems` enumerates them (deterministic: it rewrites the shipped files
+bit for bit); :func:`is_heldout` fixes which instances are held out, for pretraining and RL alike.
+``dsnb/data/gsm8k/test.jsonl``: the first 200 GSM8K test problems (MIT licence).
+
+Rows load with ``datasets.load_dataset("json", data_files=...)`` as well; ``dsnb.tasks.registry``
+turns them into prompts. stdlib only: no torch.
 """
+
 from __future__ import annotations
 
+import hashlib
+import itertools
 import json
+import random
 from pathlib import Path
 
-from dsnb.tasks.countdown import Instance, generate, render_prompt
+from dsnb import data as shipped
+from dsnb.tasks.arith import render
 from dsnb.tasks.math import extract_gsm8k_reference
-from dsnb.tasks.solver import solution_multiplicity
+from dsnb.tasks.solver import by_value
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
-
-SPLITS = {
-    # name: generate() arguments; each eval split is written first and excluded from train
-    "eval3": dict(n=200, num_count=3, seed=3_001),
-    "train3": dict(n=400, num_count=3, seed=3_000),
-    "eval4": dict(n=200, num_count=4, seed=4_001),
-    "train4": dict(n=400, num_count=4, seed=4_000),
-}
-"""The shipped Countdown splits (defaults lo=2, hi=15, max_target=100, min_solutions=1)."""
+SPLITS = ("train", "eval")
 
 
-def countdown_rows(instances, template: str = "plain", solutions: bool = True) -> list[dict]:
-    """JSON-ready rows: nums, target, prompt and (optionally) the solution count."""
+def read_jsonl(path) -> list[dict]:
+    """The rows of a JSONL file, naming the file and line when one is not valid JSON."""
     rows = []
-    for inst in instances:
-        row = {**inst.to_dict(), "prompt": render_prompt(inst, template)}
-        if solutions:
-            row["solutions"] = solution_multiplicity(inst.nums, inst.target)
-        rows.append(row)
+    with Path(path).open(encoding="utf-8") as f:
+        for i, line in enumerate(f, start=1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as err:
+                    raise ValueError(f"{path}, line {i}: not valid JSON ({err.msg})") from err
     return rows
 
 
@@ -49,57 +49,94 @@ def write_jsonl(path, rows) -> Path:
     return path
 
 
-def read_jsonl(path) -> list[dict]:
-    with Path(path).open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+def is_heldout(nums, target) -> bool:
+    """A fixed ~10% of all instances is reserved for evaluation: never pretrained or RL-trained on.
+
+    >>> is_heldout([3, 7, 12], 33) == is_heldout([12, 3, 7], 33)   # the order of numbers does not matter
+    True
+    """
+    key = f"{sorted(nums)}:{target}".encode()
+    return int(hashlib.sha256(key).hexdigest(), 16) % 10 == 0
 
 
-def write_countdown_jsonl(path, instances, template: str = "plain", solutions: bool = True) -> Path:
-    """Write Countdown instances as JSONL (fields nums, target, prompt, solutions)."""
-    return write_jsonl(path, countdown_rows(instances, template, solutions))
+# ----------------------------------------------------------------------------- Countdown
+def problems_path(num_count: int) -> Path:
+    return shipped.path("problems", f"countdown{num_count}.jsonl")
 
 
-def countdown_path(name: str) -> Path:
-    """Path of a shipped split, e.g. ``countdown_path("train3")``."""
-    if name not in SPLITS:
-        raise ValueError(f"unknown split {name!r}; shipped splits are {sorted(SPLITS)}")
-    return DATA_DIR / "countdown" / f"{name}.jsonl"
+def build_countdown_problems(
+    num_count: int,
+    n_train: int = 3000,
+    n_eval: int = 500,
+    min_solutions: int | None = None,
+    lo: int = 2,
+    hi: int = 15,
+    max_target: int = 100,
+    seed: int = 0,
+) -> tuple[list[dict], list[dict]]:
+    """Enumerate EVERY instance (numbers from lo..hi, integer target 1..max_target) with
+    >= min_solutions distinct solutions, split by :func:`is_heldout`, shuffle (seeded) and keep
+    n_train + n_eval rows. Identity variants ("cheap" extra solutions such as x*4/4 or
+    x*(3-2)) would inflate the diversity metrics, hence the rules on numbers and targets below."""
+    # 3-number instances with >= 2 solutions are rare (~400 in all), so countdown3 keeps every
+    # solvable instance (few solutions each: the low-multiplicity regime); countdown4 keeps those
+    # with >= 2 (the high-multiplicity regime).
+    min_solutions = min_solutions or (1 if num_count == 3 else 2)
+    rows: dict[str, list[dict]] = {"train": [], "eval": []}
+    # 3 numbers: repeats allowed but the target may not equal one of them (that alone rules out
+    # identity variants such as 10*4/4 or 10*(3-2) = 10). 4 numbers: distinct numbers.
+    pick = itertools.combinations_with_replacement if num_count == 3 else itertools.combinations
+    for ms in pick(range(lo, hi + 1), num_count):
+        for value, exprs in by_value(ms).items():
+            if (
+                value.denominator == 1
+                and 1 <= value <= max_target
+                and len(exprs) >= min_solutions
+                and (num_count != 3 or int(value) not in ms)
+            ):
+                t = int(value)
+                rows["eval" if is_heldout(ms, t) else "train"].append(
+                    {"nums": list(ms), "target": t, "solutions": sorted({render(e.form) for e in exprs})}
+                )
+    rng = random.Random(seed)
+    for split in rows.values():
+        rng.shuffle(split)
+        for r in split:
+            rng.shuffle(r["nums"])  # the order of numbers carries no hint
+    return rows["train"][:n_train], rows["eval"][:n_eval]
 
 
-def load_countdown(name_or_path, n: int | None = None) -> list[Instance]:
-    """Instances from a shipped split name ("train3", "eval4", ...) or a JSONL path."""
-    path = countdown_path(name_or_path) if name_or_path in SPLITS else Path(name_or_path)
+def write_countdown_problems(num_count: int, **kw) -> Path:
+    """(Re)write the shipped problem file of `num_count` numbers (train and eval rows)."""
+    train, evl = build_countdown_problems(num_count, **kw)
+    rows = [{"split": split, **r} for split, part in (("train", train), ("eval", evl)) for r in part]
+    return write_jsonl(problems_path(num_count), rows)
+
+
+def countdown_rows(split: str, n: int, num_count: int = 3) -> list[dict]:
+    """The first `n` rows of a split of the shipped problem file (the same for every run)."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    path = problems_path(num_count)
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found; the data/ folder ships with the git "
-                                "repository (clone it, or regenerate with write_shipped_countdown)")
-    rows = read_jsonl(path)[:n]
-    return [Instance.from_dict(row) for row in rows]
+        write_countdown_problems(num_count)
+    rows = [r for r in read_jsonl(path) if r["split"] == split]
+    if n > len(rows):
+        raise ValueError(f"asked for {n} {split} problems but {path.name} has {len(rows)}")
+    return rows[:n]
 
 
-def shipped_instances() -> dict[str, list[Instance]]:
-    """Regenerate the shipped splits in memory (eval first, train excluding eval)."""
-    out: dict[str, list[Instance]] = {}
-    for name, kwargs in SPLITS.items():
-        exclude = out.get("eval" + name[-1], []) if name.startswith("train") else []
-        out[name] = generate(**kwargs, exclude=exclude)
-    return out
-
-
-def write_shipped_countdown(directory=None) -> list[Path]:
-    """(Re)write ``data/countdown/*.jsonl`` from ``SPLITS``; deterministic."""
-    directory = Path(directory) if directory else DATA_DIR / "countdown"
-    return [write_countdown_jsonl(directory / f"{name}.jsonl", insts)
-            for name, insts in shipped_instances().items()]
-
-
+# ----------------------------------------------------------------------------- GSM8K
 def load_gsm8k(path=None, n: int | None = None) -> list[dict]:
     """GSM8K problems as dicts with question, answer (full solution) and reference (``#### N``).
 
     Defaults to the shipped 200-problem slice of the test split.
     """
-    path = Path(path) if path else DATA_DIR / "gsm8k" / "test.jsonl"
+    path = Path(path) if path else shipped.path("gsm8k", "test.jsonl")
     if not path.exists():
-        raise FileNotFoundError(f"{path} not found; the data/ folder ships with the git repository")
+        raise FileNotFoundError(f"{path} not found (it ships inside the dsnb package)")
     rows = read_jsonl(path)[:n]
-    return [{"question": r["question"], "answer": r["answer"],
-             "reference": extract_gsm8k_reference(r["answer"])} for r in rows]
+    return [
+        {"question": r["question"], "answer": r["answer"], "reference": extract_gsm8k_reference(r["answer"])}
+        for r in rows
+    ]

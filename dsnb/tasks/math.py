@@ -7,6 +7,7 @@ number), normalises it (commas, ``$``, units, ``\\frac``/``\\dfrac``, ``\\text{}
 Used by ``dsnb.tasks.rewards.gsm8k_correct`` and the GPU notebooks (anchors.md section 2.3:
 score binary correctness separately from any shaped format reward).
 """
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,23 @@ _SIGN = r"(?:(?<![\w)])[-+])?"  # a sign, unless it is a binary minus as in 10-4
 _NUMBER = rf"{_SIGN}(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?|{_SIGN}\.\d+"
 _LAST_NUMBER = re.compile(rf"(?:{_NUMBER})(?:\s*/\s*(?:\d+(?:\.\d+)?))?", re.ASCII)
 _VALUE = re.compile(r"([-+]?)(\d+(?:\.\d*)?|\.\d+)(?:/(\d+(?:\.\d*)?|\.\d+))?", re.ASCII)
-_LATEX_DROP = (r"\left", r"\right", r"\!", r"\,", r"\;", r"\:", r"\ ", r"\$", "$",
-               r"\displaystyle", "^\\circ", "^{\\circ}", r"\%", "%", "\u2212")
+_LATEX_DROP = (
+    r"\left",
+    r"\right",
+    r"\!",
+    r"\,",
+    r"\;",
+    r"\:",
+    r"\ ",
+    r"\$",
+    "$",
+    r"\displaystyle",
+    "^\\circ",
+    "^{\\circ}",
+    r"\%",
+    "%",
+    "\u2212",
+)
 _WRAPPED = re.compile(r"\\(?:text|mbox|mathrm|textbf|mathbf)\s*\{([^{}]*)\}")
 _FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}|\\[dt]?frac\s*(\d)\s*(\d)")
 
@@ -53,7 +69,7 @@ def extract_boxed(text: str) -> str | None:
     for j in range(i, len(text)):
         depth += {"{": 1, "}": -1}.get(text[j], 0)
         if depth == 0:
-            return text[i + 1:j].strip()
+            return text[i + 1 : j].strip()
     return None  # unbalanced
 
 
@@ -102,13 +118,13 @@ def to_fraction(text: str) -> Fraction | None:
     if not isinstance(text, str) or len(text) > 200:
         return None
     s = _strip_latex(text.strip())
-    s = re.sub(r"^[A-Za-z]\s*=", "", s.strip())          # "x = 5"
-    s = re.sub(r"(?<=\d),(?=\d{3}\b)", "", s)            # thousands separators
+    s = re.sub(r"^[A-Za-z]\s*=", "", s.strip())  # "x = 5"
+    s = re.sub(r"(?<=\d),(?=\d{3}\b)", "", s)  # thousands separators
     s = s.replace(" ", "").replace("{", "").replace("}", "")
     s = re.sub(r"\(([-+]?\d+(?:\.\d*)?)\)", r"\1", s)  # (3)/(4) from \frac, (18)
-    s = re.sub(r"^\(([^()]*)\)$", r"\1", s)                 # (3/4)
+    s = re.sub(r"^\(([^()]*)\)$", r"\1", s)  # (3/4)
     m = _VALUE.match(s)
-    if m is None or not re.fullmatch(r"[A-Za-z.]*", s[m.end():]):  # allow units after
+    if m is None or not re.fullmatch(r"[A-Za-z.]*", s[m.end() :]):  # allow units after
         return None
     sign, num, den = m.groups()
     value = Fraction(num) / (Fraction(den) if den else 1)

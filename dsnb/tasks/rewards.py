@@ -6,6 +6,7 @@ holding a list aligned with the completions. A completion is a string (standard 
 a list of message dicts (conversational format, ``[{"role": "assistant", "content": ...}]``).
 TRL logs each function under its ``__name__`` (``rewards/countdown_reward/mean``).
 """
+
 from __future__ import annotations
 
 from dsnb.tasks import countdown
@@ -43,8 +44,10 @@ def _content(content) -> str:
 def _aligned(completions, **columns) -> None:
     for name, values in columns.items():
         if len(values) != len(completions):
-            raise ValueError(f"column {name!r} has {len(values)} values for {len(completions)} "
-                             "completions; TRL repeats each column once per completion")
+            raise ValueError(
+                f"column {name!r} has {len(values)} values for {len(completions)} "
+                "completions; TRL repeats each column once per completion"
+            )
 
 
 def countdown_reward(prompts, completions, nums, target, **kw) -> list[float]:
@@ -61,8 +64,9 @@ def countdown_reward(prompts, completions, nums, target, **kw) -> list[float]:
 def countdown_correct(prompts, completions, nums, target, **kw) -> list[float]:
     """The binary part of [CD1]: 1.0 when the answer reaches the target, else 0.0."""
     _aligned(completions, nums=nums, target=target)
-    return [float(countdown.is_correct(completion_text(c), n, t))
-            for c, n, t in zip(completions, nums, target)]
+    return [
+        float(countdown.is_correct(completion_text(c), n, t)) for c, n, t in zip(completions, nums, target)
+    ]
 
 
 def gsm8k_correct(prompts, completions, answer, **kw) -> list[float]:

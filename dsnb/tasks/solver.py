@@ -13,6 +13,7 @@ cached per sorted multiset, and at the top level only pairs that can hit the tar
 built (for x + y = t, look up y = t - x), so a 4-number instance takes a few milliseconds.
 Arithmetic is exact (``Fraction``), so solutions like ``6/(1-3/4)`` are found.
 """
+
 from __future__ import annotations
 
 from fractions import Fraction
@@ -91,7 +92,7 @@ def splits(ms: tuple[int, ...]) -> list[tuple[tuple[int, ...], tuple[int, ...]]]
     [((2,), (3, 3)), ((2, 3), (3,))]
     """
     n, out = len(ms), set()
-    for mask in range(1, 2 ** n - 1):
+    for mask in range(1, 2**n - 1):
         a = tuple(ms[i] for i in range(n) if mask >> i & 1)
         b = tuple(ms[i] for i in range(n) if not mask >> i & 1)
         out.add((min(a, b), max(a, b)))
@@ -150,8 +151,11 @@ def solution_forms(nums, target) -> dict[tuple[int, str], Expr]:
             if x.value == 0 or t == 0:  # rare degenerate cases: try everything
                 cands = (e for y in expressions(b).values() for e in _all_ops(x, y))
             else:
-                cands = (combine(x, y, op) if side == "x" else combine(y, x, op)
-                         for need, side, op in _needed(x.value, t) for y in ys.get(need, ()))
+                cands = (
+                    combine(x, y, op) if side == "x" else combine(y, x, op)
+                    for need, side, op in _needed(x.value, t)
+                    for y in ys.get(need, ())
+                )
             for e in cands:
                 if e is not None and e.value == t:
                     _keep(best, e)

@@ -12,6 +12,7 @@ A method is the reward it adds to r(y), as a per-trajectory shaping term:
     entropy_penalty  +g·log pi(y)
 with pi_ref = pi_old (the sampling policy, practice, ``ref="old"``) or pi_base (theory).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -64,18 +65,30 @@ class SimConfig:
         if int(self.steps) != self.steps or self.steps < 0:
             raise ValueError(f"steps = {self.steps} must be a whole number >= 0")
         if int(self.group_size) != self.group_size or self.group_size < 2:
-            raise ValueError(f"group_size = {self.group_size}: a group of one completion has no "
-                             "baseline (its advantage is always 0); use group_size >= 2")
+            raise ValueError(
+                f"group_size = {self.group_size}: a group of one completion has no "
+                "baseline (its advantage is always 0); use group_size >= 2"
+            )
         check_positive("lr", self.lr, "the learning rate scales every update")
         for name in COEFS:
-            check_nonnegative(name, getattr(self, name), "the method name carries the sign "
-                              "(entropy_bonus / entropy_penalty); coefficients are magnitudes")
-        used = {"grpo": (), "ds": ("gamma_p", "gamma_n"), "entropy_bonus": ("entropy_coef",),
-                "entropy_penalty": ("entropy_coef",)}[self.method]
+            check_nonnegative(
+                name,
+                getattr(self, name),
+                "the method name carries the sign "
+                "(entropy_bonus / entropy_penalty); coefficients are magnitudes",
+            )
+        used = {
+            "grpo": (),
+            "ds": ("gamma_p", "gamma_n"),
+            "entropy_bonus": ("entropy_coef",),
+            "entropy_penalty": ("entropy_coef",),
+        }[self.method]
         for name in ("gamma_p", "gamma_n", "entropy_coef"):
             if name not in used and getattr(self, name) != 0:
-                raise ValueError(f"method={self.method!r} ignores {name}={getattr(self, name)}; "
-                                 f"it belongs to {'ds' if 'gamma' in name else 'entropy_*'}")
+                raise ValueError(
+                    f"method={self.method!r} ignores {name}={getattr(self, name)}; "
+                    f"it belongs to {'ds' if 'gamma' in name else 'entropy_*'}"
+                )
 
 
 def _no_shaping(logp, base_logp, correct, cfg):
@@ -95,8 +108,12 @@ def _penalty_shaping(logp, base_logp, correct, cfg):
     return cfg.entropy_coef * logp
 
 
-SHAPING = {"grpo": _no_shaping, "ds": _ds_shaping, "entropy_bonus": _bonus_shaping,
-           "entropy_penalty": _penalty_shaping}
+SHAPING = {
+    "grpo": _no_shaping,
+    "ds": _ds_shaping,
+    "entropy_bonus": _bonus_shaping,
+    "entropy_penalty": _penalty_shaping,
+}
 
 
 def policy_gradient(probs: np.ndarray, score: np.ndarray) -> np.ndarray:
@@ -138,7 +155,7 @@ def sample_groups(probs: np.ndarray, group_size: int, rng: np.random.Generator) 
 def group_advantage(rewards: np.ndarray, eps: float = 1e-4) -> np.ndarray:
     """[GRPO1] A_i = (r_i − mean r)/(std r + eps) within each group (rows); 0 if all r are equal.
 
-    Shapes: (P, G) -> (P, G). std is the unbiased one (÷ G − 1), as in dsnb.grpo and TRL.
+    Shapes: (P, G) -> (P, G). std is the unbiased one (÷ G − 1), as in dsnb.rl.loss and TRL.
 
     >>> group_advantage(np.array([[1.0, 0.0, 0.0, 0.0], [1.0, 1.0, 1.0, 1.0]]), eps=0.0)
     array([[ 1.5, -0.5, -0.5, -0.5],
@@ -156,16 +173,14 @@ def _with_kl(grad, probs, logp, base_logp, beta):
     return grad - beta * kl_gradient(probs, logp, base_logp) if beta else grad
 
 
-def expected_direction(logp, base_logp, correct, cfg: SimConfig, rng=None,
-                       counts=None) -> np.ndarray:
+def expected_direction(logp, base_logp, correct, cfg: SimConfig, rng=None, counts=None) -> np.ndarray:
     """Ascent direction on the logits: [PG1] for r + shaping, minus beta·∇KL. (P, N) -> (P, N)."""
     probs = np.exp(logp)
     score = correct + SHAPING[cfg.method](logp, base_logp, correct, cfg)
     return _with_kl(policy_gradient(probs, score), probs, logp, base_logp, cfg.beta)
 
 
-def sampled_direction(logp, base_logp, correct, cfg: SimConfig, rng=None,
-                      counts=None) -> np.ndarray:
+def sampled_direction(logp, base_logp, correct, cfg: SimConfig, rng=None, counts=None) -> np.ndarray:
     """GRPO estimate (1/G)·Σ_i A_i·∇log pi(y_i), with ∇_z log pi(y_i) = e_{y_i} − pi. (P, N).
 
     A_i is the group advantage [GRPO1] plus the method's shaping of the sampled y_i ([DS3] for
@@ -178,8 +193,9 @@ def sampled_direction(logp, base_logp, correct, cfg: SimConfig, rng=None,
     idx = sample_groups(probs, cfg.group_size, rng)  # (P, G)
     adv = group_advantage(correct[rows, idx].astype(float), cfg.eps)  # (P, G)
     if cfg.method != "grpo":
-        adv = adv + SHAPING[cfg.method](logp[rows, idx], base_logp[rows, idx], correct[rows, idx],
-                                        cfg)  # only the sampled y_i need their shaping
+        adv = adv + SHAPING[cfg.method](
+            logp[rows, idx], base_logp[rows, idx], correct[rows, idx], cfg
+        )  # only the sampled y_i need their shaping
     flat = (rows * n + idx).ravel()  # (P·G,) index into the flattened (P, N) table
     hits = np.bincount(flat, weights=adv.ravel(), minlength=n_prompts * n)
     if counts is not None:

@@ -3,6 +3,7 @@
 ``compare_methods`` trains several methods with the same budget and seeds and summarises them;
 ``holds_rate`` counts how often the [THM1] construction applies on random instances.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,8 +15,9 @@ from dsnb.theory.theorem import theorem_construction
 METRICS = ("C", "H_c", "N_eff", "kl")
 
 
-def compare_methods(base_logp, correct, runs: dict, steps: int, group_size: int, lr: float,
-                    seeds=(0, 1, 2), **kwargs) -> dict:
+def compare_methods(
+    base_logp, correct, runs: dict, steps: int, group_size: int, lr: float, seeds=(0, 1, 2), **kwargs
+) -> dict:
     """label -> {metric: (mean, std)} of the final policy over seeds, for C, H_c, N_eff, kl.
 
     runs: label -> dict(method=..., **coefs). Same steps, G, lr and seeds for every run, so the
@@ -30,10 +32,28 @@ def compare_methods(base_logp, correct, runs: dict, steps: int, group_size: int,
     for label, spec in runs.items():
         spec = dict(spec)
         method = spec.pop("method")
-        finals = [simulate(base_logp, correct, method, steps, group_size, lr, seed,
-                           record_every=max(steps, 1), **spec, **kwargs) for seed in seeds]
-        table[label] = {m: (float(np.mean([getattr(h, m)[-1] for h in finals])),
-                            float(np.std([getattr(h, m)[-1] for h in finals]))) for m in METRICS}
+        finals = [
+            simulate(
+                base_logp,
+                correct,
+                method,
+                steps,
+                group_size,
+                lr,
+                seed,
+                record_every=max(steps, 1),
+                **spec,
+                **kwargs,
+            )
+            for seed in seeds
+        ]
+        table[label] = {
+            m: (
+                float(np.mean([getattr(h, m)[-1] for h in finals])),
+                float(np.std([getattr(h, m)[-1] for h in finals])),
+            )
+            for m in METRICS
+        }
     return table
 
 
@@ -48,8 +68,7 @@ def format_table(table: dict) -> str:
     width = max(10, *(len(label) + 1 for label in table))
     rows = [f"{'run':<{width}}" + "".join(f"{m:>15}" for m in metrics)]
     for label, row in table.items():
-        rows.append(f"{label:<{width}}" + "".join(f"{row[m][0]:>7.3f} ± {row[m][1]:.3f}"
-                                                  for m in metrics))
+        rows.append(f"{label:<{width}}" + "".join(f"{row[m][0]:>7.3f} ± {row[m][1]:.3f}" for m in metrics))
     return "\n".join(rows)
 
 
@@ -68,6 +87,8 @@ def holds_rate(g_over_beta: float, n_instances: int = 200, seed: int = 0) -> flo
     1.0
     """
     rng = np.random.default_rng(seed)
-    hits = [theorem_construction(lp, c, b, g_over_beta * b).holds
-            for lp, c, b in (random_instance(rng) for _ in range(n_instances))]
+    hits = [
+        theorem_construction(lp, c, b, g_over_beta * b).holds
+        for lp, c, b in (random_instance(rng) for _ in range(n_instances))
+    ]
     return float(np.mean(hits))

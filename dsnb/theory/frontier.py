@@ -11,6 +11,7 @@ Sweeping a (and c) then traces each family's frontier exactly, in O(N) per grid 
 DS's a is swept over [0, 1]: a < 0 (gamma_p > beta) reverses pi_base's order on the correct set;
 in a random check (300 spaces, 629 feasible points) it was never more correct at equal H_c.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -35,8 +36,12 @@ def _set_stats(logp_set: np.ndarray, exps: np.ndarray):
     q = e_w / e_w.sum(axis=1, keepdims=True)
     logp = log_softmax(logp_set)  # pi_base renormalised on the set
     p = np.exp(logp)
-    return (logz, -np.sum(q * logq, axis=1), np.sum(q * (logq - logp), axis=1),
-            np.sum(p * (logp - logq), axis=1))
+    return (
+        logz,
+        -np.sum(q * logq, axis=1),
+        np.sum(q * (logq - logp), axis=1),
+        np.sum(p * (logp - logq), axis=1),
+    )
 
 
 def _bern_kl(x, y):
@@ -60,6 +65,7 @@ def max_correctness(c_base, c_floor, k_corr, k_inc, kappa, divergence="reverse",
         if rev:
             return _bern_kl(c, c_base) + c * k_corr + (1 - c) * k_inc
         return _bern_kl(c_base, c) + c_base * k_corr + (1 - c_base) * k_inc
+
     logit = np.log(c_base / (1 - c_base))
     c_min = 1 / (1 + np.exp(-(logit + k_inc - k_corr))) if rev else c_base
     lo = np.maximum(c_min, c_floor) + 0 * (k_corr + k_inc)  # broadcast to the full shape
@@ -102,8 +108,15 @@ class Frontier:
     (vacuously True where the entropy shape is infeasible)."""
 
 
-def frontier(base_logp, correct, kappa: float, divergence: str = "reverse", n_grid: int = 201,
-             max_exponent: float = 3.0, ds_incorrect=(1.0, 1.25, 1.5, 2.0, 3.0)) -> Frontier:
+def frontier(
+    base_logp,
+    correct,
+    kappa: float,
+    divergence: str = "reverse",
+    n_grid: int = 201,
+    max_exponent: float = 3.0,
+    ds_incorrect=(1.0, 1.25, 1.5, 2.0, 3.0),
+) -> Frontier:
     """[THM1] (frontier form) max C subject to KL <= kappa, per diversity level, per family.
 
     One prompt: base_logp, correct (N,). The grid has n_grid exponents in [0, 1] (shared by
@@ -121,8 +134,9 @@ def frontier(base_logp, correct, kappa: float, divergence: str = "reverse", n_gr
     if divergence not in DIVERGENCES:
         raise ValueError(f"divergence={divergence!r}: use one of {DIVERGENCES}")
     if not space.single or space.correct.all():
-        raise ValueError("the frontier is per prompt, with at least one incorrect trajectory: "
-                         "pass base_logp of shape (N,)")
+        raise ValueError(
+            "the frontier is per prompt, with at least one incorrect trajectory: pass base_logp of shape (N,)"
+        )
     logp, c = space.base_logp[0], space.correct[0]
     c_base = float(np.exp(logp[c]).sum())
     low = np.linspace(0.0, 1.0, n_grid)
@@ -133,12 +147,21 @@ def frontier(base_logp, correct, kappa: float, divergence: str = "reverse", n_gr
     floor = 1 / (1 + np.exp(z_i - z_c))  # C at boost b = 0: the family's least correct policy
     ent_c = max_correctness(c_base, floor, k_c, k_i, kappa, divergence)
 
-    ds_c = _ds_best(logp[~c], c_base, z_c[:n_grid], k_c[:n_grid], ds_incorrect, kappa,
-                    divergence)
+    ds_c = _ds_best(logp[~c], c_base, z_c[:n_grid], k_c[:n_grid], ds_incorrect, kappa, divergence)
     ds_h = h_c[:n_grid]
-    return Frontier(kappa, divergence, (float(ds_h[-1]), c_base), (float(ds_h[-1]),
-                    float(ent_c[n_grid - 1])), exps, h_c, ent_c, low, ds_h, ds_c,
-                    _dominates(h_c, ent_c, ds_h, ds_c))
+    return Frontier(
+        kappa,
+        divergence,
+        (float(ds_h[-1]), c_base),
+        (float(ds_h[-1]), float(ent_c[n_grid - 1])),
+        exps,
+        h_c,
+        ent_c,
+        low,
+        ds_h,
+        ds_c,
+        _dominates(h_c, ent_c, ds_h, ds_c),
+    )
 
 
 def _ds_best(logp_inc, c_base, z_c, k_c, c_grid, kappa, divergence):

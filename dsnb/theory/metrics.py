@@ -7,6 +7,7 @@ Equations: NOTATION.md tags [C1], [DIV1], [DIV2], [DIV3], [KL1], [KL2], [PK0].
 You should know: the diversity measures look only at the *correct* set. A policy that spreads
 over many wrong answers is not "diverse" in the sense that matters for pass@k.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -92,14 +93,14 @@ def kl_forward(probs: np.ndarray, base_probs: np.ndarray) -> np.ndarray:
         return kl_reverse(base_probs, probs)
 
 
-def pass_at_k(probs: np.ndarray, correct: np.ndarray, k) -> np.ndarray:
+def exact_pass_at_k(probs: np.ndarray, correct: np.ndarray, k) -> np.ndarray:
     """[PK0] pass@k = 1 − (1 − C)^k per prompt, averaged over prompts if probs is (P, N).
 
     Exact for a known policy: k independent samples all miss with probability (1 − C)^k.
     k may be an int or an array (the result has k's shape). For one prompt pass@k depends only on
     C; diversity matters for pass@k only *across prompts*, which is why the crossover needs several.
 
-    >>> pass_at_k(np.array([0.5, 0.5]), np.array([True, False]), np.array([1, 2, 3]))
+    >>> exact_pass_at_k(np.array([0.5, 0.5]), np.array([True, False]), np.array([1, 2, 3]))
     array([0.5  , 0.75 , 0.875])
     """
     c = np.atleast_1d(correctness(probs, correct))  # (P,)

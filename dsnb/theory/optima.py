@@ -7,6 +7,7 @@ All three have the same shape: the optimum of E_pi[s] + g·H(pi) − beta·KL(pi
 per-trajectory score s is pi ∝ exp((beta·log pi_base + s) / (beta + g)). The methods differ only
 in s (the reward r, or the DS reward) and g (the entropy coefficient).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,10 +29,12 @@ def ds_reward(base_logp, correct, gamma_p: float = 0.0, gamma_n: float = 0.0) ->
     array([ 1.693,  2.386, -1.386])
     """
     space = as_space(base_logp, correct)
-    check_nonnegative("gamma_p", gamma_p, "a negative gamma_p sharpens the correct set, the "
-                      "opposite of smoothing")
-    check_nonnegative("gamma_n", gamma_n, "a negative gamma_n flattens the incorrect set, moving "
-                      "mass onto errors")
+    check_nonnegative(
+        "gamma_p", gamma_p, "a negative gamma_p sharpens the correct set, the opposite of smoothing"
+    )
+    check_nonnegative(
+        "gamma_n", gamma_n, "a negative gamma_n flattens the incorrect set, moving mass onto errors"
+    )
     return space.unbatch(ds_score(space.base_logp, space.correct, gamma_p, gamma_n))
 
 
@@ -45,17 +48,29 @@ def _check_method_coefs(method: str, gamma_p: float, gamma_n: float, entropy_coe
     """Refuse coefficients the chosen method would silently ignore."""
     if method not in METHODS:
         raise ValueError(f"method={method!r}: choose one of {METHODS}")
-    unused = {"vanilla": ("gamma_p", "gamma_n", "entropy_coef"),
-              "entropy": ("gamma_p", "gamma_n"), "ds": ("entropy_coef",)}[method]
+    unused = {
+        "vanilla": ("gamma_p", "gamma_n", "entropy_coef"),
+        "entropy": ("gamma_p", "gamma_n"),
+        "ds": ("entropy_coef",),
+    }[method]
     given = {"gamma_p": gamma_p, "gamma_n": gamma_n, "entropy_coef": entropy_coef}
     for name in unused:
         if given[name] != 0:
-            raise ValueError(f"method={method!r} ignores {name}={given[name]}: use "
-                             f"method={'ds' if name.startswith('gamma') else 'entropy'!r}")
+            raise ValueError(
+                f"method={method!r} ignores {name}={given[name]}: use "
+                f"method={'ds' if name.startswith('gamma') else 'entropy'!r}"
+            )
 
 
-def kl_optimum(base_logp, correct, beta: float, method: str = "vanilla", gamma_p: float = 0.0,
-               gamma_n: float = 0.0, entropy_coef: float = 0.0) -> np.ndarray:
+def kl_optimum(
+    base_logp,
+    correct,
+    beta: float,
+    method: str = "vanilla",
+    gamma_p: float = 0.0,
+    gamma_n: float = 0.0,
+    entropy_coef: float = 0.0,
+) -> np.ndarray:
     """[RL1] [ENT1] [DS2] the maximiser of E_pi[r_method] + g·H(pi) − beta·KL(pi ‖ pi_base).
 
     - "vanilla" [RL1]: pi ∝ pi_base · exp(r/beta).
@@ -73,13 +88,19 @@ def kl_optimum(base_logp, correct, beta: float, method: str = "vanilla", gamma_p
     array([0.75, 0.25])
     """
     space = as_space(base_logp, correct)
-    check_positive("beta", beta, "with no KL anchor (beta = 0) the optimum is any policy on the "
-                   "correct set, not a unique one; take beta small instead")
+    check_positive(
+        "beta",
+        beta,
+        "with no KL anchor (beta = 0) the optimum is any policy on the "
+        "correct set, not a unique one; take beta small instead",
+    )
     _check_method_coefs(method, gamma_p, gamma_n, entropy_coef)
     if not np.isfinite(entropy_coef) or beta + entropy_coef <= 0:
-        raise ValueError(f"entropy_coef = {entropy_coef} must be > -beta = {-beta}: a penalty at "
-                         "least as strong as the KL makes the objective non-concave, and its "
-                         "maximiser is a single trajectory, not this formula")
+        raise ValueError(
+            f"entropy_coef = {entropy_coef} must be > -beta = {-beta}: a penalty at "
+            "least as strong as the KL makes the objective non-concave, and its "
+            "maximiser is a single trajectory, not this formula"
+        )
     ds_reward(space, None, gamma_p, gamma_n)  # validates the gammas
     logp = space.base_logp
     score = ds_score(logp, space.correct, gamma_p, gamma_n)  # r itself when both gammas are 0

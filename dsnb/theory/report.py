@@ -3,6 +3,7 @@
 numpy + plotly only, a few seconds on a CPU; plotly.js is inlined so the page works offline.
 The same experiments as notebooks 01 and 02, at their default sizes.
 """
+
 from __future__ import annotations
 
 import html
@@ -11,10 +12,16 @@ import pathlib
 import numpy as np
 
 from dsnb import theory
+from dsnb.report.page import page
+from dsnb.theory import plots
 
 KS = np.unique(np.geomspace(1, 1024, 21).astype(int))
-RUNS = {"grpo": {}, "ds": {"gamma_p": 0.3}, "entropy_bonus": {"entropy_coef": 0.1},
-        "entropy_penalty": {"entropy_coef": 0.1}}
+RUNS = {
+    "grpo": {},
+    "ds": {"gamma_p": 0.3},
+    "entropy_bonus": {"entropy_coef": 0.1},
+    "entropy_penalty": {"entropy_coef": 0.1},
+}
 
 SHARPENING = """RL with a 0/1 reward raises correctness C (pass@1) but concentrates the policy on a
 few correct answers. The probability of the already likely correct answers grows fastest
@@ -30,42 +37,49 @@ the same diversity, except in the shaded region (very strong bonus), where it do
 
 def _figures(seed: int = 0):
     """(section title, text, [figures]) for the report."""
-    from dsnb import theory_plots as plots
-
     logp, correct = theory.zipf_space(n=500, n_correct=12, skew=1.0)
     hists = {m: theory.simulate(logp, correct, m, 200, 8, 0.5, seed, **c) for m, c in RUNS.items()}
     world = theory.shared_strategy_space(n_prompts=64, seed=seed)
     cross = theory.crossover_experiment(
-        world, {"grpo": {"method": "grpo"}, "ds γp=0.8": {"method": "ds", "gamma_p": 0.8}},
-        steps=300, group_size=8, lr=0.5, seeds=(0, 1, 2), ks=KS)
-    sharpening = [plots.plot_correct_probs(hists["grpo"]),
-                  plots.plot_training_curves(hists),
-                  plots.plot_credit_probability(np.exp(logp)),
-                  plots.plot_crossover(cross)]
-    optima = {"vanilla": theory.kl_optimum(logp, correct, 0.5),
-              "entropy_bonus": theory.kl_optimum(logp, correct, 0.5, "entropy", entropy_coef=0.3),
-              "ds": theory.kl_optimum(logp, correct, 0.5, "ds", gamma_p=0.15)}
-    smoothing = [plots.plot_optima(np.exp(logp), correct, optima),
-                 plots.plot_frontier(theory.frontier(logp, correct, kappa=0.3))]
-    return [("Why RL sharpens", SHARPENING, sharpening),
-            ("Entropy bonus vs penalty vs differential smoothing", SMOOTHING, smoothing)]
+        world,
+        {"grpo": {"method": "grpo"}, "ds γp=0.8": {"method": "ds", "gamma_p": 0.8}},
+        steps=300,
+        group_size=8,
+        lr=0.5,
+        seeds=(0, 1, 2),
+        ks=KS,
+    )
+    sharpening = [
+        plots.plot_correct_probs(hists["grpo"]),
+        plots.plot_training_curves(hists),
+        plots.plot_credit_probability(np.exp(logp)),
+        plots.plot_crossover(cross),
+    ]
+    optima = {
+        "vanilla": theory.kl_optimum(logp, correct, 0.5),
+        "entropy_bonus": theory.kl_optimum(logp, correct, 0.5, "entropy", entropy_coef=0.3),
+        "ds": theory.kl_optimum(logp, correct, 0.5, "ds", gamma_p=0.15),
+    }
+    smoothing = [
+        plots.plot_optima(np.exp(logp), correct, optima),
+        plots.plot_frontier(theory.frontier(logp, correct, kappa=0.3)),
+    ]
+    return [
+        ("Why RL sharpens", SHARPENING, sharpening),
+        ("Entropy bonus vs penalty vs differential smoothing", SMOOTHING, smoothing),
+    ]
 
 
 def write_theory_report(out_dir) -> pathlib.Path:
     """Write ``out_dir/theory_report.html`` (created if needed) and return its path."""
     out = pathlib.Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    parts = ["<!doctype html><html><head><meta charset='utf-8'>",
-             "<title>dsnb: sharpening and differential smoothing</title></head>",
-             "<body style='font-family: sans-serif; max-width: 1000px; margin: auto'>",
-             "<h1>Sharpening and differential smoothing, in a toy space of trajectories</h1>"]
-    first = True
+    blocks = []
     for title, text, figs in _figures():
-        parts += [f"<h2>{html.escape(title)}</h2>", f"<p>{html.escape(text)}</p>"]
-        for fig in figs:
-            parts.append(fig.to_html(full_html=False, include_plotlyjs=first))
-            first = False
-    parts.append("</body></html>")
+        blocks += [f"<h2>{html.escape(title)}</h2>", f"<p>{html.escape(text)}</p>", *figs]
     path = out / "theory_report.html"
-    path.write_text("\n".join(parts), encoding="utf-8")
+    path.write_text(
+        page("Sharpening and differential smoothing, in a toy space of trajectories", blocks),
+        encoding="utf-8",
+    )
     return path

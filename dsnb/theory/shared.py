@@ -8,13 +8,14 @@ that works most often, and the prompts only a rarer strategy solves are graduall
 pass@1 rises while pass@k at large k falls below the base model's.
 Equations: METHOD.md section 2 (consequence) and [PK0]; the runs use ``simulate(strategies=)``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from dsnb.theory.metrics import pass_at_k
+from dsnb.theory.metrics import exact_pass_at_k
 from dsnb.theory.simulate import simulate
 from dsnb.theory.space import log_softmax
 
@@ -31,9 +32,14 @@ class SharedSpace:
     """(P, S) the strategy id of each trajectory (here simply s), for ``simulate``."""
 
 
-def shared_strategy_space(n_prompts: int = 64, competence=(0.8, 0.5, 0.5, 0.5, 0.5, 0.5),
-                          n_wrong: int = 10, prior_decay: float = 0.5, noise: float = 0.5,
-                          seed: int = 0) -> SharedSpace:
+def shared_strategy_space(
+    n_prompts: int = 64,
+    competence=(0.8, 0.5, 0.5, 0.5, 0.5, 0.5),
+    n_wrong: int = 10,
+    prior_decay: float = 0.5,
+    noise: float = 0.5,
+    seed: int = 0,
+) -> SharedSpace:
     """A random shared-strategy world. Strategy s solves each prompt with probability
     competence[s]; the base prefers low s (log prior −prior_decay·s) with per-prompt noise.
     ``n_wrong`` more strategies never work (a long tail of errors, each as likely as the rarest
@@ -91,8 +97,15 @@ class CrossoverResult:
         return float(self.mean(label)[i] - self.base[i])
 
 
-def crossover_experiment(world: SharedSpace, runs: dict, steps: int, group_size: int, lr: float,
-                         seeds=(0, 1, 2), ks=(1, 2, 4, 8, 16, 32, 64, 128, 256)) -> CrossoverResult:
+def crossover_experiment(
+    world: SharedSpace,
+    runs: dict,
+    steps: int,
+    group_size: int,
+    lr: float,
+    seeds=(0, 1, 2),
+    ks=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+) -> CrossoverResult:
     """Train each run with the same budget (steps, G, lr) and seeds; pass@k [PK0] per seed.
 
     runs: label -> dict(method=..., **coefs), e.g. {"grpo": {"method": "grpo"},
@@ -109,10 +122,22 @@ def crossover_experiment(world: SharedSpace, runs: dict, steps: int, group_size:
     for label, spec in runs.items():
         spec = dict(spec)
         method = spec.pop("method")
-        hists = [simulate(world.base_logp, world.correct, method, steps, group_size, lr, seed,
-                          strategies=world.strategies, record_every=max(steps, 1), **spec)
-                 for seed in seeds]
+        hists = [
+            simulate(
+                world.base_logp,
+                world.correct,
+                method,
+                steps,
+                group_size,
+                lr,
+                seed,
+                strategies=world.strategies,
+                record_every=max(steps, 1),
+                **spec,
+            )
+            for seed in seeds
+        ]
         curves[label] = np.stack([h.pass_at_k(ks) for h in hists])
         final_c[label] = np.array([h.C[-1] for h in hists])
-    base = pass_at_k(np.exp(world.base_logp), world.correct, ks)
+    base = exact_pass_at_k(np.exp(world.base_logp), world.correct, ks)
     return CrossoverResult(ks, base, curves, final_c)

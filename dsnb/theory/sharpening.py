@@ -3,6 +3,7 @@
 Notebook 01 shows each numerically. Equations: METHOD.md section 2; NOTATION.md tags [SH1],
 [SEL1] (and [REI1], implemented in ``dsnb.theory.optima.reinforcement_gain``).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,6 +4,7 @@
 trajectories, either with the exact expected gradient [PG1] or with sampled groups of G
 completions, and returns a :class:`History` with the metrics of ``dsnb.theory.metrics``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -59,7 +60,7 @@ class History:
 
     def pass_at_k(self, k) -> np.ndarray:
         """[PK0] exact pass@k of the final policy, averaged over prompts."""
-        return metrics.pass_at_k(self.final, self.space.unbatch(self.space.correct), k)
+        return metrics.exact_pass_at_k(self.final, self.space.unbatch(self.space.correct), k)
 
 
 def _parameters(space: TrajectorySpace, strategies):
@@ -67,21 +68,39 @@ def _parameters(space: TrajectorySpace, strategies):
     if strategies is None:
         return np.zeros_like(space.base_logp), (lambda theta: theta), (lambda grad: grad)
     strategies = np.atleast_2d(np.asarray(strategies))
-    if (strategies.shape != space.base_logp.shape
-            or not np.issubdtype(strategies.dtype, np.integer) or strategies.min() < 0):
-        raise ValueError(f"strategies must be ints >= 0 of shape {space.base_logp.shape} "
-                         "(one strategy id per trajectory), got "
-                         f"{strategies.dtype} {strategies.shape}")
+    if (
+        strategies.shape != space.base_logp.shape
+        or not np.issubdtype(strategies.dtype, np.integer)
+        or strategies.min() < 0
+    ):
+        raise ValueError(
+            f"strategies must be ints >= 0 of shape {space.base_logp.shape} "
+            "(one strategy id per trajectory), got "
+            f"{strategies.dtype} {strategies.shape}"
+        )
     n_strat, n_prompts = int(strategies.max()) + 1, strategies.shape[0]
 
     def reduce(grad):  # d/d theta_s = mean over prompts of the sum over its trajectories
         return np.bincount(strategies.ravel(), grad.ravel(), minlength=n_strat) / n_prompts
+
     return np.zeros(n_strat), (lambda theta: theta[strategies]), reduce
 
 
-def simulate(base_logp, correct, method: str, steps: int, group_size: int, lr: float,
-             seed: int = 0, *, mode: str = "sampled", ref: str = "old", strategies=None,
-             record_every: int | None = None, **coefs) -> History:
+def simulate(
+    base_logp,
+    correct,
+    method: str,
+    steps: int,
+    group_size: int,
+    lr: float,
+    seed: int = 0,
+    *,
+    mode: str = "sampled",
+    ref: str = "old",
+    strategies=None,
+    record_every: int | None = None,
+    **coefs,
+) -> History:
     """Train pi = softmax(log pi_base + theta) with ``method`` and record the metrics.
 
     method: "grpo", "ds", "entropy_bonus", "entropy_penalty". coefs: beta (KL weight),

@@ -7,6 +7,7 @@ through :func:`as_space`, so a mistake gets one clear message wherever it is mad
 
 Equations: none here; METHOD.md section 1 is the setting.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -46,19 +47,27 @@ class TrajectorySpace:
         logp = np.asarray(self.base_logp, dtype=float)
         correct = np.asarray(self.correct)
         if logp.ndim not in (1, 2):
-            raise ValueError(f"base_logp has shape {logp.shape}: give (N,) for one prompt or "
-                             "(P, N) for P prompts, one row of trajectories per prompt")
+            raise ValueError(
+                f"base_logp has shape {logp.shape}: give (N,) for one prompt or "
+                "(P, N) for P prompts, one row of trajectories per prompt"
+            )
         if correct.shape != logp.shape:
-            raise ValueError(f"base_logp has shape {logp.shape} but correct has shape "
-                             f"{correct.shape}: give one correctness flag per trajectory")
+            raise ValueError(
+                f"base_logp has shape {logp.shape} but correct has shape "
+                f"{correct.shape}: give one correctness flag per trajectory"
+            )
         if logp.shape[-1] < 2:
             raise ValueError("a space of one trajectory has nothing to sharpen: use N >= 2")
         if np.isnan(logp).any():
-            raise ValueError("base_logp contains NaN: check the logits you passed "
-                             "(a NaN usually comes from log(0) * 0 or 0/0 upstream)")
+            raise ValueError(
+                "base_logp contains NaN: check the logits you passed "
+                "(a NaN usually comes from log(0) * 0 or 0/0 upstream)"
+            )
         if not np.isfinite(logp).all():
-            raise ValueError("base_logp must be finite: a trajectory with zero base probability "
-                             "is never sampled and log 0 = -inf breaks the DS reward; drop it")
+            raise ValueError(
+                "base_logp must be finite: a trajectory with zero base probability "
+                "is never sampled and log 0 = -inf breaks the DS reward; drop it"
+            )
         if correct.dtype != bool and not np.isin(correct, (0, 1)).all():
             raise ValueError("correct must be boolean (or 0/1): the theory uses a binary reward")
         self.single = logp.ndim == 1
@@ -66,9 +75,11 @@ class TrajectorySpace:
         self.correct = np.atleast_2d(correct.astype(bool))  # (P, N)
         empty = np.flatnonzero(~self.correct.any(axis=1))
         if empty.size:
-            raise ValueError(f"prompt {int(empty[0])} has no correct trajectory: with a 0/1 reward "
-                             "every group there scores 0 and RL gets no signal; drop the prompt "
-                             "or mark at least one correct trajectory")
+            raise ValueError(
+                f"prompt {int(empty[0])} has no correct trajectory: with a 0/1 reward "
+                "every group there scores 0 and RL gets no signal; drop the prompt "
+                "or mark at least one correct trajectory"
+            )
 
     @property
     def base_probs(self) -> np.ndarray:
@@ -133,7 +144,7 @@ def zipf_space(n: int = 1000, n_correct: int = 10, skew: float = 1.0):
     logits = -skew * np.log1p(np.arange(n, dtype=float))
     ranks = np.unique(np.round(np.geomspace(1, n, n_correct)).astype(int) - 1)
     spare = np.setdiff1d(np.arange(n), ranks)  # fill collisions with the next free ranks
-    ranks = np.sort(np.concatenate([ranks, spare[:n_correct - ranks.size]]))
+    ranks = np.sort(np.concatenate([ranks, spare[: n_correct - ranks.size]]))
     correct = np.zeros(n, dtype=bool)
     correct[ranks] = True
     return log_softmax(logits), correct

@@ -10,6 +10,7 @@ incorrect set (weighted by 1 − C); the forward KL splits the same way. Copy th
 correctness and its shape on the correct set, and leave the incorrect set as pi_base has it:
 two parts are equal and the third drops to 0.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -78,8 +79,10 @@ def theorem_construction(base_logp, correct, beta: float, entropy_coef: float) -
     if not space.single:
         raise ValueError("the theorem is about one prompt: pass base_logp of shape (N,)")
     if space.correct.all():
-        raise ValueError("every trajectory is correct, so every policy has C = 1 and the "
-                         "comparison is empty; include at least one incorrect trajectory")
+        raise ValueError(
+            "every trajectory is correct, so every policy has C = 1 and the "
+            "comparison is empty; include at least one incorrect trajectory"
+        )
     check_positive("beta", beta, "the theorem compares KL-regularised optima")
     ent = kl_optimum(space, None, beta, "entropy", entropy_coef=entropy_coef)  # (N,)
     logp, c = space.base_logp[0], space.correct[0]
@@ -87,7 +90,7 @@ def theorem_construction(base_logp, correct, beta: float, entropy_coef: float) -
     bonus = entropy_coef >= 0
     a_c, a_i = (e, 1.0) if bonus else (1.0, e)  # exponents on the correct / incorrect sets
     c_ent = float(metrics.correctness(ent, c))
-    b = (np.log(c_ent / (1.0 - c_ent)) - _logsumexp(a_c * logp[c]) + _logsumexp(a_i * logp[~c]))
+    b = np.log(c_ent / (1.0 - c_ent)) - _logsumexp(a_c * logp[c]) + _logsumexp(a_i * logp[~c])
     ds = np.exp(log_softmax(np.where(c, a_c * logp + b, a_i * logp)))
     holds = bool(b >= 0)
     beta_ds = (np.inf if b == 0 else 1.0 / b) if holds else np.nan
@@ -98,8 +101,19 @@ def theorem_construction(base_logp, correct, beta: float, entropy_coef: float) -
 
     def both(fn, ref):
         return float(fn(ent, ref)), float(fn(ds, ref))
+
     return TheoremCheck(
-        "bonus" if bonus else "penalty", e, float(b), holds, beta_ds,
-        gamma(1.0 - a_c), gamma(a_i - 1.0), ent, ds,
-        both(metrics.correctness, c), both(metrics.correct_entropy, c),
-        both(metrics.kl_reverse, base), both(metrics.kl_forward, base))
+        "bonus" if bonus else "penalty",
+        e,
+        float(b),
+        holds,
+        beta_ds,
+        gamma(1.0 - a_c),
+        gamma(a_i - 1.0),
+        ent,
+        ds,
+        both(metrics.correctness, c),
+        both(metrics.correct_entropy, c),
+        both(metrics.kl_reverse, base),
+        both(metrics.kl_forward, base),
+    )

@@ -9,8 +9,9 @@ kernel stays free, and every change goes through the trainers' thread-safe ``Con
 same thread, one step each in turn, on the same prompts with the same sampling seed per step
 (common random numbers: while gamma = 0 both curves coincide exactly). A mini-evaluation
 (pass@k [PK1] on a small held-out set) runs every ``eval_every`` steps. No widgets here: this
-module is usable, and tested, without a notebook. Used by ``dsnb.dashboard`` (notebooks 03-04).
+module is usable, and tested, without a notebook. Used by ``dsnb.dashboard.widget`` (notebooks 03-04).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,7 +22,13 @@ import traceback
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-_ACTIVE: dict[str, "LiveRun"] = {}      # run_dir -> the live run training it in this kernel
+import torch
+
+from dsnb.dashboard.plots import BACKENDS
+from dsnb.rl.evaluate import sample_and_grade
+from dsnb.rl.trainer import Trainer
+
+_ACTIVE: dict[str, LiveRun] = {}  # run_dir -> the live run training it in this kernel
 
 
 @dataclass
@@ -44,7 +51,6 @@ class LiveConfig:
     """γn slider follows γp (the paper's symmetric setting); None = linked if they start equal."""
 
     def __post_init__(self):
-        from dsnb.dashboard_plots import BACKENDS
         if self.backend not in BACKENDS:
             raise ValueError(f"backend={self.backend!r}: choose one of {BACKENDS}")
         if self.refresh_s < 0:
@@ -52,14 +58,16 @@ class LiveConfig:
         if self.eval_every < 0:
             raise ValueError("eval_every must be >= 0 (0 switches the mini-evaluation off)")
         if self.eval_problems < 1 or self.eval_n < 1:
-            raise ValueError("the mini-evaluation needs eval_problems >= 1 and eval_n >= 1 "
-                             "(pass@k is only defined for k <= n samples)")
+            raise ValueError(
+                "the mini-evaluation needs eval_problems >= 1 and eval_n >= 1 "
+                "(pass@k is only defined for k <= n samples)"
+            )
 
 
 def method_name(loss) -> str:
     """The colour/legend name of a loss setting: "ds" if any DS strength is on, else "grpo".
 
-    >>> from dsnb.grpo import LossConfig
+    >>> from dsnb.rl.loss import LossConfig
     >>> method_name(LossConfig(gamma_p=1.0)), method_name(LossConfig())
     ('ds', 'grpo')
     """
@@ -72,8 +80,10 @@ def run_configs(cfg, compare: bool) -> dict:
         return {method_name(cfg.loss): cfg}
     root = Path(cfg.run_dir)
     grpo_loss = replace(cfg.loss, gamma_p=0.0, gamma_n=0.0)
-    return {"grpo": replace(cfg, run_dir=str(root / "grpo"), loss=grpo_loss),
-            "ds": replace(cfg, run_dir=str(root / "ds"), loss=replace(cfg.loss))}
+    return {
+        "grpo": replace(cfg, run_dir=str(root / "grpo"), loss=grpo_loss),
+        "ds": replace(cfg, run_dir=str(root / "ds"), loss=replace(cfg.loss)),
+    }
 
 
 def step_seed(seed: int, step: int) -> int:
@@ -87,7 +97,6 @@ def step_seed(seed: int, step: int) -> int:
 
 def make_trainer(cfg):
     """A fresh trainer, or the continuation of a run directory that already has a config."""
-    from dsnb.trainer import Trainer
     if (Path(cfg.run_dir) / "config.json").exists():
         return Trainer.resume(cfg.run_dir, progress=False, steps=cfg.steps)
     return Trainer(cfg, progress=False)
@@ -99,25 +108,27 @@ class LiveRun:
     def __init__(self, cfg, live: LiveConfig | None = None):
         self.key = str(Path(cfg.run_dir).resolve())
         if self.key in _ACTIVE and _ACTIVE[self.key].alive:
-            raise RuntimeError(f"{cfg.run_dir} is already training in this kernel. Use "
-                               "dsnb.dashboard.live(cfg) to show that dashboard again, or stop it "
-                               "first (dash.stop()); two trainers must never write one run.")
+            raise RuntimeError(
+                f"{cfg.run_dir} is already training in this kernel. Use "
+                "dsnb.dashboard.live(cfg) to show that dashboard again, or stop it "
+                "first (dash.stop()); two trainers must never write one run."
+            )
         self.cfg, self.live = cfg, live or LiveConfig()
         self.trainers = {name: make_trainer(c) for name, c in run_configs(cfg, self.live.compare).items()}
         self.rows = {name: tr.run.read("metrics") for name, tr in self.trainers.items()}
         self.resumed_from = {n: tr.step for n, tr in self.trainers.items() if tr.step > 0}
-        self.evals: dict[str, tuple[int, list[float]]] = {}   # name -> (step, pass@k curve)
+        self.evals: dict[str, tuple[int, list[float]]] = {}  # name -> (step, pass@k curve)
         self.base_curve: list[float] | None = None
         self.error: str | None = None
-        self.dashboard = None                                  # the Dashboard showing this run
-        self.listeners: list = []                              # fn(event: str), called in the thread
-        self.schedule: list[tuple[int, dict]] = []             # (after step, values) not applied yet
-        self.applied: list[tuple[int, dict]] = []              # scheduled changes already applied
+        self.dashboard = None  # the Dashboard showing this run
+        self.listeners: list = []  # fn(event: str), called in the thread
+        self.schedule: list[tuple[int, dict]] = []  # (after step, values) not applied yet
+        self.applied: list[tuple[int, dict]] = []  # scheduled changes already applied
         self._thread: threading.Thread | None = None
-        self._ended = False                                    # the thread has finished its work
-        self._idle = threading.Event()                         # set while the thread holds no model
+        self._ended = False  # the thread has finished its work
+        self._idle = threading.Event()  # set while the thread holds no model
         self._idle.set()
-        self.activity = ""                                     # what the thread is doing right now
+        self.activity = ""  # what the thread is doing right now
         self._eval_problems = None
         _ACTIVE[self.key] = self
 
@@ -178,7 +189,7 @@ class LiveRun:
 
     def resume(self):
         if self.alive:
-            self._idle.clear()                 # busy again from now on (hold() must wait)
+            self._idle.clear()  # busy again from now on (hold() must wait)
         for tr in self.trainers.values():
             tr.controls.resume()
         self._emit("state")
@@ -195,9 +206,10 @@ class LiveRun:
         if _ACTIVE.get(self.key) is not self:
             raise RuntimeError(f"a newer dashboard owns {self.cfg.run_dir}; use that one")
         self._idle.clear()
-        ctx = contextvars.copy_context()   # ipykernel 7 routes a thread's output by this context
-        self._thread = threading.Thread(target=ctx.run, args=(self._main,), daemon=True,
-                                        name=f"dsnb-train-{Path(self.key).name}")
+        ctx = contextvars.copy_context()  # ipykernel 7 routes a thread's output by this context
+        self._thread = threading.Thread(
+            target=ctx.run, args=(self._main,), daemon=True, name=f"dsnb-train-{Path(self.key).name}"
+        )
         self._thread.start()
         self._emit("state")
 
@@ -230,7 +242,6 @@ class LiveRun:
 
     def _step_all(self):
         """One step of every unfinished run, same sampling seed for each (common random numbers)."""
-        import torch
         self._apply_schedule()
         for name, tr in self.trainers.items():
             if tr.controls.paused:
@@ -270,8 +281,6 @@ class LiveRun:
     def _evaluate(self, base: bool = False):
         """[PK1] pass@k of each run (and once of the base model) on the fixed held-out set,
         with the training RNG set aside so that evaluating never changes the training run."""
-        import torch
-        from dsnb.evaluate import sample_and_grade
         self._set_activity(f"mini-evaluation: pass@k at step {self.step}")
         first = next(iter(self.trainers.values()))
         if self._eval_problems is None:
@@ -284,7 +293,7 @@ class LiveRun:
                 self.base_curve = sample_and_grade(first.policy, *args, adapter=False).summary()["pass@k"]
             for name, tr in self.trainers.items():
                 if tr.step == 0 and self.base_curve is not None:
-                    curve = self.base_curve          # LoRA starts at B = 0: the policy IS the base
+                    curve = self.base_curve  # LoRA starts at B = 0: the policy IS the base
                 elif name not in self.evals or self.evals[name][0] != tr.step:
                     curve = sample_and_grade(tr.policy, *args).summary()["pass@k"]
                 else:
@@ -303,8 +312,10 @@ class LiveRun:
             try:
                 fn(event)
             except Exception:
-                print(f"dsnb: the dashboard failed to draw ({event}):\n{traceback.format_exc()}",
-                      file=sys.stderr)
+                print(
+                    f"dsnb: the dashboard failed to draw ({event}):\n{traceback.format_exc()}",
+                    file=sys.stderr,
+                )
 
 
 def active_run(run_dir) -> LiveRun | None:

@@ -3,8 +3,9 @@ a run trains, pause it, or stop it. The trainer reads them at each step boundary
 
 Any thread may call :meth:`Controls.set` (a dashboard slider, a test, a second notebook cell);
 the training loop calls :meth:`Controls.take_changes` once per step, applies what changed and
-logs every change with the step it took effect at. Used by ``dsnb.trainer`` and the dashboard.
+logs every change with the step it took effect at. Used by ``dsnb.rl.trainer`` and the dashboard.
 """
+
 from __future__ import annotations
 
 import threading
@@ -16,6 +17,7 @@ LIVE_FIELDS = ("gamma_p", "gamma_n", "entropy_coef", "lr")
 @dataclass
 class Change:
     """One control change, as logged: which field, old and new value, the step it applies to."""
+
     field: str
     old: float
     new: float
@@ -28,8 +30,9 @@ class Controls:
     def __init__(self, **values: float):
         unknown = set(values) - set(LIVE_FIELDS)
         if unknown:
-            raise ValueError(f"unknown live controls {sorted(unknown)}; these can change during "
-                             f"training: {LIVE_FIELDS}")
+            raise ValueError(
+                f"unknown live controls {sorted(unknown)}; these can change during training: {LIVE_FIELDS}"
+            )
         self._lock = threading.Lock()
         self._values = dict(values)
         self._pending: dict[str, float] = {}
@@ -44,8 +47,10 @@ class Controls:
                 raise ValueError(f"{name!r} is not a live control; choose from {LIVE_FIELDS}")
             value = float(value)
             if name in ("gamma_p", "gamma_n", "lr") and value < 0:
-                raise ValueError(f"{name} must be >= 0 (got {value}); DS needs gamma >= 0 and a "
-                                 "negative learning rate would climb the loss")
+                raise ValueError(
+                    f"{name} must be >= 0 (got {value}); DS needs gamma >= 0 and a "
+                    "negative learning rate would climb the loss"
+                )
         with self._lock:
             self._pending.update({k: float(v) for k, v in values.items()})
 
@@ -56,8 +61,11 @@ class Controls:
     def take_changes(self, step: int) -> list[Change]:
         """Apply pending requests; return what actually changed (called by the loop only)."""
         with self._lock:
-            changes = [Change(k, self._values.get(k, float("nan")), v, step)
-                       for k, v in self._pending.items() if self._values.get(k) != v]
+            changes = [
+                Change(k, self._values.get(k, float("nan")), v, step)
+                for k, v in self._pending.items()
+                if self._values.get(k) != v
+            ]
             self._values.update(self._pending)
             self._pending.clear()
         return changes

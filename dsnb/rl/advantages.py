@@ -1,7 +1,10 @@
 """Group advantages for GRPO and differential smoothing (DS-GRPO), as pure torch functions.
 
-Used by ``dsnb.grpo`` (which re-exports everything here), the trainer and notebooks 03-04.
-Equations: METHOD.md section 5 and NOTATION.md tags [GRPO1], [DS3], [DS4], [DS5].
+**This is where differential smoothing lives.** :func:`compute_advantages` is the one call the
+trainer makes (``dsnb.rl.trainer``, the line marked ``# DS-GRPO``): GRPO's group advantage
+[GRPO1] plus the DS shaping [DS3] (or its score-level form [DS4]); with gamma_p = gamma_n = 0 it
+is plain GRPO. Used by the trainer, the TRL bridge and notebooks 03-04. Equations: the method
+page (docs/method.md) section 5 and NOTATION.md tags [GRPO1], [DS3], [DS4], [DS5].
 
 Conventions. Completion tensors are flat: ``rewards`` and ``seq_logp`` have shape (N,) with
 N = B·G, ordered group by group (completions 0..G-1 belong to prompt 0, G..2G-1 to prompt 1,
@@ -13,12 +16,13 @@ answer, and that is *incorrect* for DS. Pass ``correct=`` to override.
 You should know: the sample std is the unbiased one (divide by G - 1), as ``torch.std`` and TRL
 do. With G = 8 it is sqrt(8/7) ≈ 1.07 times the population std, so advantages are ~7% smaller.
 """
+
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-SEQ_LOGP = ("sum", "mean")
+from dsnb.rl.loss import SEQ_LOGP, LossConfig
 
 
 def _grouped(x: Tensor, group_size: int) -> Tensor:
@@ -27,13 +31,16 @@ def _grouped(x: Tensor, group_size: int) -> Tensor:
     if x.dim() != 1:
         raise ValueError(f"expected a flat (N,) tensor, got shape {tuple(x.shape)}")
     if group_size < 1 or x.numel() % group_size:
-        raise ValueError(f"{x.numel()} completions do not split into groups of {group_size}: "
-                         "N must be B·G with the G completions of a prompt stored contiguously")
+        raise ValueError(
+            f"{x.numel()} completions do not split into groups of {group_size}: "
+            "N must be B·G with the G completions of a prompt stored contiguously"
+        )
     return x.view(-1, group_size)  # (N,) -> (B, G)
 
 
-def group_advantages(rewards: Tensor, group_size: int, normalize_std: bool = True,
-                     eps: float = 1e-4) -> Tensor:
+def group_advantages(
+    rewards: Tensor, group_size: int, normalize_std: bool = True, eps: float = 1e-4
+) -> Tensor:
     """[GRPO1] A_i = (r_i − mean(r)) / (std(r) + eps), statistics over the G completions of a group.
 
     Shapes: rewards (N,) flat, groups contiguous -> advantages (N,).
@@ -70,11 +77,15 @@ def sequence_logp(token_logp: Tensor, mask: Tensor, how: str = "sum") -> Tensor:
     (tensor([-6., -4.]), tensor([-2., -4.]))
     """
     if how not in SEQ_LOGP:
-        raise ValueError(f"how={how!r}: use 'sum' (true sequence log-prob, the paper's formula) "
-                         "or 'mean' (length-normalised, the authors' later code)")
+        raise ValueError(
+            f"how={how!r}: use 'sum' (true sequence log-prob, the paper's formula) "
+            "or 'mean' (length-normalised, the authors' later code)"
+        )
     if token_logp.shape != mask.shape:
-        raise ValueError(f"token_logp {tuple(token_logp.shape)} and mask {tuple(mask.shape)} "
-                         "must have the same (N, T) shape")
+        raise ValueError(
+            f"token_logp {tuple(token_logp.shape)} and mask {tuple(mask.shape)} "
+            "must have the same (N, T) shape"
+        )
     keep = mask.bool()
     total = torch.where(keep, token_logp, torch.zeros_like(token_logp)).sum(dim=-1)  # (N,)
     if how == "sum":
@@ -82,12 +93,15 @@ def sequence_logp(token_logp: Tensor, mask: Tensor, how: str = "sum") -> Tensor:
     return total / keep.sum(dim=-1).clamp(min=1).to(total.dtype)
 
 
-def _ds_shaping(rewards: Tensor, seq_logp: Tensor, gamma_p: float, gamma_n: float,
-                correct: Tensor | None) -> Tensor:
+def _ds_shaping(
+    rewards: Tensor, seq_logp: Tensor, gamma_p: float, gamma_n: float, correct: Tensor | None
+) -> Tensor:
     """The per-sequence DS term: −gamma_p·log pi(y) if correct, +gamma_n·log pi(y) otherwise. (N,)"""
     if seq_logp.shape != rewards.shape:
-        raise ValueError(f"seq_logp {tuple(seq_logp.shape)} must match rewards "
-                         f"{tuple(rewards.shape)}: one sequence log-prob per completion")
+        raise ValueError(
+            f"seq_logp {tuple(seq_logp.shape)} must match rewards "
+            f"{tuple(rewards.shape)}: one sequence log-prob per completion"
+        )
     if gamma_p < 0 or gamma_n < 0:
         raise ValueError("gamma_p and gamma_n must be >= 0; the signs are built into the formula")
     ok = (rewards == 1) if correct is None else correct.bool()
@@ -96,9 +110,16 @@ def _ds_shaping(rewards: Tensor, seq_logp: Tensor, gamma_p: float, gamma_n: floa
     return torch.where(ok, -gamma_p * lp, gamma_n * lp)
 
 
-def ds_advantages(rewards: Tensor, seq_logp: Tensor, group_size: int, gamma_p: float,
-                  gamma_n: float, normalize_std: bool = True, eps: float = 1e-4,
-                  correct: Tensor | None = None) -> Tensor:
+def ds_advantages(
+    rewards: Tensor,
+    seq_logp: Tensor,
+    group_size: int,
+    gamma_p: float,
+    gamma_n: float,
+    normalize_std: bool = True,
+    eps: float = 1e-4,
+    correct: Tensor | None = None,
+) -> Tensor:
     """[DS3] A_i^DS = A_i − gamma_p·log pi_old(y_i) if r_i = 1; A_i + gamma_n·log pi_old(y_i) otherwise.
 
     Shapes: rewards (N,), seq_logp (N,) from :func:`sequence_logp` (detached here), correct (N,)
@@ -120,9 +141,15 @@ def ds_advantages(rewards: Tensor, seq_logp: Tensor, group_size: int, gamma_p: f
     return adv + _ds_shaping(rewards, seq_logp, gamma_p, gamma_n, correct)
 
 
-def ds_score_advantages(rewards: Tensor, seq_logp: Tensor, group_size: int, gamma_p: float,
-                        gamma_n: float, correct: Tensor | None = None) -> Tensor:
-    """[DS4] s_i = r_i − gamma_p·log pi_old(y_i) if r_i = 1, r_i + gamma_n·log pi_old(y_i) otherwise; A_i = s_i − mean(s).
+def ds_score_advantages(
+    rewards: Tensor,
+    seq_logp: Tensor,
+    group_size: int,
+    gamma_p: float,
+    gamma_n: float,
+    correct: Tensor | None = None,
+) -> Tensor:
+    """[DS4] s_i = r_i − γp·log pi_old(y_i) if r_i = 1, else r_i + γn·log pi_old(y_i); A_i = s_i − mean(s).
 
     Shapes: rewards (N,), seq_logp (N,) (detached here), correct (N,) bool -> (N,).
     This is the authors' latest code (TinyZero style): shape the score, then centre each group,
@@ -144,3 +171,32 @@ def ds_score_advantages(rewards: Tensor, seq_logp: Tensor, group_size: int, gamm
     score = rewards + _ds_shaping(rewards, seq_logp, gamma_p, gamma_n, correct)  # (N,)
     s = _grouped(score, group_size)  # (N,) -> (B, G)
     return (s - s.mean(dim=1, keepdim=True)).reshape(-1)  # (B, G) -> (N,)
+
+
+def compute_advantages(
+    rewards: Tensor, seq_logp: Tensor | None, cfg: LossConfig, correct: Tensor | None = None
+) -> Tensor:
+    """[DS3] (cfg.ds_where = "advantage") or [DS4] ("score"); gamma_p = gamma_n = 0 gives [GRPO1].
+
+    Shapes: rewards (N,), seq_logp (N,) = :func:`sequence_logp` of pi_old (or of the base model
+    when cfg.ds_ref == "base") with cfg.ds_logp, correct (N,) bool -> advantages (N,).
+    ``seq_logp`` may be None when DS is off.
+
+    What a learner gets wrong: seq_logp must come from the policy that *sampled* the group
+    (detached), not from the policy being updated; it is a fixed part of the reward.
+
+    >>> compute_advantages(torch.tensor([1., 0.]), None, LossConfig(group_size=2, std_eps=0.0))
+    tensor([ 0.7071, -0.7071])
+    """
+    if seq_logp is None:
+        if cfg.uses_ds:
+            raise ValueError(
+                "DS is on (gamma_p or gamma_n > 0): pass seq_logp, the sequence "
+                "log-prob of each completion under pi_old"
+            )
+        seq_logp = torch.zeros_like(rewards)
+    if cfg.ds_where == "score":
+        return ds_score_advantages(rewards, seq_logp, cfg.group_size, cfg.gamma_p, cfg.gamma_n, correct)
+    return ds_advantages(
+        rewards, seq_logp, cfg.group_size, cfg.gamma_p, cfg.gamma_n, cfg.normalize_std, cfg.std_eps, correct
+    )

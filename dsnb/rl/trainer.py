@@ -1,13 +1,19 @@
 """The DS-GRPO trainer: one loop, visible in one screen, for the nano model and real models alike.
 
-Each step (METHOD.md section 5):
+:meth:`Trainer.train_step` reads in the order of the algorithm (the method page, docs/method.md,
+section 5):
 
-    sample G completions per prompt  ->  reward  ->  advantages (GRPO / DS / entropy variants)
-    ->  clipped update (+ k3 KL if beta > 0)  ->  log, callbacks, checkpoint
+    1. sample G completions per prompt        Policy.sample            (dsnb.rl.policy)
+    2. grade them                              grade                    (dsnb.tasks.registry)
+    3. log-probs of pi_old (and the reference) Policy.token_logp
+    4. advantages: GRPO + the DS shaping       compute_advantages       (dsnb.rl.advantages)  # DS-GRPO
+    5. clipped update (+ k3 KL, entropy)       policy_loss              (dsnb.rl.loss)
+    6. log: metrics, samples, callbacks
 
 Used by ``dsnb demo``, the study, the dashboard and notebooks 03-05. Everything configurable is
 in :class:`TrainConfig` (with presets); everything logged is defined once (:func:`glossary`).
 """
+
 from __future__ import annotations
 
 import json
@@ -17,15 +23,34 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from dsnb.controls import Controls
-from dsnb.grpo import LossConfig
-from dsnb.policy import PolicyConfig
+import torch
+from tqdm.auto import tqdm
+
+from dsnb.metrics import GLOSSARY, distinct_correct_per_group, frac_zero_std
+from dsnb.rl.advantages import compute_advantages, sequence_logp
+from dsnb.rl.controls import Controls
+from dsnb.rl.loss import LossConfig, policy_loss, token_entropy
+from dsnb.rl.policy import Policy, PolicyConfig, Rollout
+from dsnb.rl.rundir import RunDir
+from dsnb.tasks.registry import TASKS, Grades, Problem, get_task, grade
+
 
 def glossary() -> dict[str, str]:
     """Every key a metrics row can hold, defined once in ``dsnb.metrics.GLOSSARY`` (note:
     loss/total hovers near zero by construction in GRPO; it is NOT a progress signal)."""
-    from dsnb.metrics import GLOSSARY
     return dict(GLOSSARY)
+
+
+@dataclass
+class Batch:
+    """The step's batch, kept for views (the dashboard's sample viewer): N = B·G completions."""
+
+    problems: list[Problem]
+    """The B prompts of the step."""
+    rollout: Rollout
+    """The sampled completions, group by group."""
+    grades: Grades
+    """Their rewards, correctness and solution keys."""
 
 
 PRESETS = ("smoke", "nano", "colab_t4")
@@ -36,7 +61,7 @@ class TrainConfig:
     run_dir: str = "runs/nano"
     """Where config, metrics, samples and checkpoints go."""
     task: str = "countdown3"
-    """"countdown3", "countdown4" or "gsm8k" (see dsnb.world.TASKS)."""
+    """"countdown3", "countdown4" or "gsm8k" (see dsnb.tasks.registry.TASKS)."""
     template: str = ""
     """Prompt template; empty = the task's default ("nano" for Countdown, "chat" for GSM8K)."""
     steps: int = 150
@@ -64,24 +89,25 @@ class TrainConfig:
     samples_per_step: int = 4
     """Completions logged to samples.jsonl per step."""
     loss: LossConfig = field(default_factory=LossConfig)
-    """The objective: GRPO, DS-GRPO, entropy bonus/penalty, clip-higher, KL (dsnb.grpo)."""
+    """The objective: GRPO, DS-GRPO, entropy bonus/penalty, clip-higher, KL (dsnb.rl.loss)."""
     policy: PolicyConfig = field(default_factory=PolicyConfig)
-    """Model, backend, LoRA, device, dtype (dsnb.policy)."""
+    """Model, backend, LoRA, device, dtype (dsnb.rl.policy)."""
 
     def __post_init__(self):
         if isinstance(self.loss, dict):
             self.loss = LossConfig(**self.loss)
         if isinstance(self.policy, dict):
             self.policy = PolicyConfig(**self.policy)
-        from dsnb.world import TASKS
         if self.task not in TASKS:
             raise ValueError(f"task={self.task!r}: choose one of {sorted(TASKS)}")
         for name in ("steps", "prompts_per_step", "max_new_tokens", "n_train_problems", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1 (got {getattr(self, name)})")
         if self.temperature <= 0:
-            raise ValueError("temperature must be > 0: GRPO needs *different* completions in a "
-                             "group, and greedy decoding (T=0) makes every group identical")
+            raise ValueError(
+                "temperature must be > 0: GRPO needs *different* completions in a "
+                "group, and greedy decoding (T=0) makes every group identical"
+            )
         if not 0 < self.top_p <= 1:
             raise ValueError("top_p must be in (0, 1]")
         if self.lr <= 0:
@@ -97,7 +123,7 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
+    def from_dict(cls, d: dict) -> TrainConfig:
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:
@@ -106,27 +132,41 @@ class TrainConfig:
 
     # ------------------------------------------------------------------ presets
     @classmethod
-    def smoke(cls, **kw) -> "TrainConfig":
+    def smoke(cls, **kw) -> TrainConfig:
         """Seconds on a CPU: tests and notebook smoke runs."""
-        base = dict(steps=4, prompts_per_step=4, n_train_problems=16, checkpoint_every=2,
-                    loss=LossConfig(group_size=4), policy=PolicyConfig(lora_r=4, lora_alpha=8))
+        base = dict(
+            steps=4,
+            prompts_per_step=4,
+            n_train_problems=16,
+            checkpoint_every=2,
+            loss=LossConfig(group_size=4),
+            policy=PolicyConfig(lora_r=4, lora_alpha=8),
+        )
         return cls(**{**base, **kw})
 
     @classmethod
-    def nano(cls, **kw) -> "TrainConfig":
+    def nano(cls, **kw) -> TrainConfig:
         """The nano world on a CPU (~1 s/step on 2 cores): 3-number Countdown, G = 16."""
         base = dict(steps=150, prompts_per_step=32, lr=1e-3, loss=LossConfig(group_size=16))
         return cls(**{**base, **kw})
 
     @classmethod
-    def colab_t4(cls, model: str = "Qwen/Qwen2.5-0.5B-Instruct", **kw) -> "TrainConfig":
+    def colab_t4(cls, model: str = "Qwen/Qwen2.5-0.5B-Instruct", **kw) -> TrainConfig:
         """A real model on a free Colab T4 (16 GB, fp16): chat-template Countdown, G = 8,
         the authors' later DS defaults (mean log-prob, gamma_p = gamma_n = 0.01)."""
-        base = dict(task="countdown3", template="chat", steps=100, prompts_per_step=4, lr=1e-5,
-                    max_new_tokens=256, temperature=0.7, micro_batch=8, checkpoint_every=10,
-                    loss=LossConfig(group_size=8, gamma_p=0.01, gamma_n=0.01, ds_logp="mean"),
-                    policy=PolicyConfig(model=model, lora_r=16, lora_alpha=32,
-                                        gradient_checkpointing=True))
+        base = dict(
+            task="countdown3",
+            template="chat",
+            steps=100,
+            prompts_per_step=4,
+            lr=1e-5,
+            max_new_tokens=256,
+            temperature=0.7,
+            micro_batch=8,
+            checkpoint_every=10,
+            loss=LossConfig(group_size=8, gamma_p=0.01, gamma_n=0.01, ds_logp="mean"),
+            policy=PolicyConfig(model=model, lora_r=16, lora_alpha=32, gradient_checkpointing=True),
+        )
         return cls(**{**base, **kw})
 
 
@@ -138,37 +178,35 @@ class Trainer:
     """
 
     def __init__(self, cfg: TrainConfig, callbacks=(), progress: bool = True, policy=None):
-        from dsnb.rundir import RunDir
-        from dsnb.world import get_task
         self.cfg = cfg
         self.run = RunDir(cfg.run_dir)
         if not (self.run.path / "config.json").exists():
-            self.run.write_config(cfg.to_dict())         # before any model loads
+            self.run.write_config(cfg.to_dict())  # before any model loads
         self.task = get_task(cfg.task)
         self.template = cfg.template or self.task.default_template
         self.callbacks = list(callbacks)
         self.progress = progress
-        self.controls = Controls(gamma_p=cfg.loss.gamma_p, gamma_n=cfg.loss.gamma_n,
-                                 entropy_coef=cfg.loss.entropy_coef, lr=cfg.lr)
+        self.controls = Controls(
+            gamma_p=cfg.loss.gamma_p, gamma_n=cfg.loss.gamma_n, entropy_coef=cfg.loss.entropy_coef, lr=cfg.lr
+        )
         self.step = 0
         self._seed_everything(cfg.seed)
-        if policy is None:
-            from dsnb.policy import Policy
-            policy = Policy(cfg.policy, seed=cfg.seed)
-        self.policy = policy
-        import torch
+        self.policy = policy if policy is not None else Policy(cfg.policy, seed=cfg.seed)
         self.opt = torch.optim.AdamW(self.policy.trainable_parameters(), lr=cfg.lr, weight_decay=0.0)
         self.problems = self.task.load("train", cfg.n_train_problems, cfg.seed, self.template)
         self._order: list[int] = []
-        self.last_rollout = None
+        self.last_batch: Batch | None = None
 
     # ------------------------------------------------------------------ the loop
     def train(self) -> list[dict]:
         """Run until cfg.steps or a stop; returns this call's metric rows."""
-        from tqdm.auto import tqdm
         rows = []
-        bar = tqdm(total=self.cfg.steps, initial=self.step, desc=Path(self.cfg.run_dir).name,
-                   disable=not self.progress)
+        bar = tqdm(
+            total=self.cfg.steps,
+            initial=self.step,
+            desc=Path(self.cfg.run_dir).name,
+            disable=not self.progress,
+        )
         try:
             while self.step < self.cfg.steps and not self.controls.stopped:
                 self.controls.wait_if_paused()
@@ -177,8 +215,12 @@ class Trainer:
                 row = self.train_step()
                 rows.append(row)
                 bar.update(1)
-                bar.set_postfix({"correct": f"{row.get('correct/mean', 0):.2f}",
-                                 "distinct": f"{row.get('div/distinct_correct', 0):.2f}"})
+                bar.set_postfix(
+                    {
+                        "correct": f"{row.get('correct/mean', 0):.2f}",
+                        "distinct": f"{row.get('div/distinct_correct', 0):.2f}",
+                    }
+                )
                 if self.step % self.cfg.checkpoint_every == 0:
                     self.checkpoint()
         except KeyboardInterrupt:
@@ -194,70 +236,77 @@ class Trainer:
 
     def train_step(self) -> dict:
         """One DS-GRPO step; returns (and logs) its metrics row."""
-        import torch
-        from dsnb.grpo import compute_advantages, sequence_logp
-        from dsnb.world import grade
         t0 = time.time()
         self._apply_controls()
-        loss_cfg, G = self.cfg.loss, self.cfg.group_size
+        cfg, loss_cfg, G = self.cfg, self.cfg.loss, self.cfg.group_size
+        # 1. sample G completions for each of B prompts: N = B·G, group by group
         problems = self._next_problems()
-        roll = self.policy.sample([p.prompt for p in problems], G, self.cfg.max_new_tokens,
-                                  self.cfg.temperature, self.cfg.top_p)
-        rewards, correct, keys = grade(self.task, problems, roll.texts, G)
-        r = torch.tensor(rewards, device=roll.completion_ids.device)        # (N,)
-        ok = torch.tensor(correct, device=r.device)
-        T = self.cfg.temperature
-        # With the whole batch in one forward, that forward also gives log pi_old (= log pi
-        # detached, ratio exactly 1): one pass saved. Micro-batches need a separate no-grad pass.
-        mb = self.cfg.micro_batch
-        logp_old = None if not mb else self.policy.token_logp(roll, temperature=T, chunk=mb)
-        logp_ref = (self.policy.token_logp(roll, adapter=False, temperature=T, chunk=mb)
-                    if loss_cfg.needs_ref else None)
-
-        def advantages(old):                                                  # (N, T) -> (N,)
-            src = logp_ref if (loss_cfg.ds_ref == "base" and logp_ref is not None) else old
-            return compute_advantages(r, sequence_logp(src, roll.completion_mask, loss_cfg.ds_logp),
-                                      loss_cfg, correct=ok)
-        stats, adv = self._update(roll, logp_old, logp_ref, advantages)
+        roll = self.policy.sample(
+            [p.prompt for p in problems], G, cfg.max_new_tokens, cfg.temperature, cfg.top_p
+        )
+        # 2. grade: rewards, binary correctness, solution keys
+        grades = grade(self.task, problems, roll.texts, G)
+        rewards = torch.tensor(grades.rewards, device=roll.completion_ids.device)  # (N,)
+        correct = torch.tensor(grades.correct, device=rewards.device)  # (N,)
+        # 3. log pi_old (the sampling policy, detached) and log pi_ref (adapter off) per token.
+        #    Without micro-batches the update's own forward pass gives log pi_old as its detached
+        #    value (the ratio is exactly 1): that fused pass saves one forward over the batch.
+        fused = None
+        if cfg.micro_batch:
+            logp_old = self.policy.token_logp(roll, temperature=cfg.temperature, chunk=cfg.micro_batch)
+        else:
+            fused = self.policy.token_logp(roll, temperature=cfg.temperature, grad=True, with_logits=True)
+            logp_old = fused[0].detach()  # (N, T)
+        logp_ref = (
+            self.policy.token_logp(roll, adapter=False, temperature=cfg.temperature, chunk=cfg.micro_batch)
+            if loss_cfg.needs_ref
+            else None
+        )
+        # 4. advantages, per sequence (N,): GRPO's group advantage [GRPO1] ...
+        ds_src = logp_ref if loss_cfg.ds_ref == "base" and logp_ref is not None else logp_old
+        seq_logp = sequence_logp(ds_src, roll.completion_mask, loss_cfg.ds_logp)  # (N,)
+        adv = compute_advantages(rewards, seq_logp, loss_cfg, correct)  # DS-GRPO: −γp·log π on correct [DS3]
+        # 5. update: clipped surrogate (+ KL, entropy), micro-batches with the global normaliser
+        stats = self._update(roll, logp_old, logp_ref, adv, fused)
         self.step += 1
-        row = self._metrics(roll, rewards, correct, keys, adv, stats, time.time() - t0)
-        self._log(row, problems, roll, rewards, correct)
-        self.last_rollout = (problems, roll, rewards, correct, keys)
+        # 6. log
+        row = self._metrics(roll, grades, adv, stats, time.time() - t0)
+        self.last_batch = Batch(problems, roll, grades)
+        self._log(row)
         return row
 
-    def _update(self, roll, logp_old, logp_ref, advantages):
+    def _update(self, roll, logp_old, logp_ref, adv, fused=None) -> dict:
         """Gradient accumulation over micro-batches with the global normaliser; NaN-safe.
 
-        `advantages(logp_old) -> adv (N,)`; with ``logp_old=None`` (no micro-batching) the
-        single forward pass provides log pi_old as its own detached value.
-        Returns (stats, adv).
+        ``fused`` = (log pi, logits) of the whole batch, already computed with gradient (no
+        micro-batches): the first and only part reuses it. Returns the step's loss statistics.
         """
-        import torch
-        from dsnb.grpo import policy_loss, token_entropy
         N = roll.completion_ids.shape[0]
         mb = self.cfg.micro_batch or N
         mask = roll.completion_mask
-        adv = None if logp_old is None else advantages(logp_old)
         self.opt.zero_grad(set_to_none=True)
         self.policy.model.train()
         totals, weight_sum = {}, 0.0
         for s in range(0, N, mb):
             part = slice(s, s + mb)
-            logp, logits = self.policy.token_logp(roll.part(part), temperature=self.cfg.temperature, grad=True,
-                                                  with_logits=True)
-            if adv is None:                                  # fused: the whole batch is this part
-                logp_old = logp.detach()
-                adv = advantages(logp_old)
+            logp, logits = (
+                fused
+                if fused is not None
+                else self.policy.token_logp(
+                    roll.part(part), temperature=self.cfg.temperature, grad=True, with_logits=True
+                )
+            )
             ref = None if logp_ref is None else logp_ref[part]
-            with torch.set_grad_enabled(self.cfg.loss.entropy_coef != 0):   # else only logged:
-                ent = token_entropy(logits)                                  # no (N,T,V) graph
-            loss, st = policy_loss(logp, logp_old[part], adv[part], mask[part], self.cfg.loss,
-                                   logp_ref=ref, entropy=ent)
+            with torch.set_grad_enabled(self.cfg.loss.entropy_coef != 0):  # else only logged:
+                ent = token_entropy(logits)  # no (N,T,V) graph
+            loss, st = policy_loss(
+                logp, logp_old[part], adv[part], mask[part], self.cfg.loss, logp_ref=ref, entropy=ent
+            )
             if not torch.isfinite(loss):
                 self.opt.zero_grad(set_to_none=True)
                 self.run.event(self.step, "skipped_nonfinite_loss", loss=str(loss.item()))
-                return {"loss/total": float("nan"), "skipped": 1.0}, adv
-            w = share(mask[part], mask, self.cfg.loss.loss_agg)
+                return {"loss/total": float("nan"), "skipped": 1.0}
+            w = micro_batch_weight(mask[part], mask, self.cfg.loss.loss_agg)
             (loss * w).backward()
             for k, v in st.items():
                 totals[k] = totals.get(k, 0.0) + w * float(v)
@@ -265,7 +314,7 @@ class Trainer:
         if self.cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.policy.trainable_parameters(), self.cfg.grad_clip)
         self.opt.step()
-        return {k: v / max(weight_sum, 1e-12) for k, v in totals.items()}, adv
+        return {k: v / max(weight_sum, 1e-12) for k, v in totals.items()}
 
     # ------------------------------------------------------------------ helpers
     def _apply_controls(self):
@@ -286,11 +335,9 @@ class Trainer:
         take, self._order = self._order[:B], self._order[B:]
         return [self.problems[i] for i in take]
 
-    def _metrics(self, roll, rewards, correct, keys, adv, stats, seconds) -> dict:
-        from dsnb.metrics import frac_zero_std
+    def _metrics(self, roll, grades: Grades, adv, stats, seconds) -> dict:
         G = self.cfg.group_size
-        n_groups = len(rewards) // G
-        distinct = sum(len({k for k in keys[g * G:(g + 1) * G] if k is not None}) for g in range(n_groups))
+        rewards, correct, keys = grades.rewards, grades.correct, grades.keys
         mean_r = sum(rewards) / len(rewards)
         row = {
             "step": self.step,
@@ -298,45 +345,56 @@ class Trainer:
             "reward/std": math.sqrt(sum((x - mean_r) ** 2 for x in rewards) / len(rewards)),
             "correct/mean": sum(correct) / len(correct),
             "reward/frac_zero_std": float(frac_zero_std(rewards, G)),
-            "div/distinct_correct": distinct / n_groups,
+            "div/distinct_correct": float(distinct_correct_per_group(keys, correct, G).mean()),
             "adv/mean_abs": float(adv.abs().mean()),
             "completion/len_mean": float(roll.lengths.float().mean()),
-            "ds/gamma_p": self.cfg.loss.gamma_p, "ds/gamma_n": self.cfg.loss.gamma_n,
-            "entropy_coef": self.cfg.loss.entropy_coef, "lr": self.opt.param_groups[0]["lr"],
+            "ds/gamma_p": self.cfg.loss.gamma_p,
+            "ds/gamma_n": self.cfg.loss.gamma_n,
+            "entropy_coef": self.cfg.loss.entropy_coef,
+            "lr": self.opt.param_groups[0]["lr"],
             "time/step_s": seconds,
         }
         row.update({k: v for k, v in stats.items() if k not in row})
         return row
 
-    def _log(self, row, problems, roll, rewards, correct):
+    def _log(self, row):
         self.run.append("metrics", row)
-        G = self.cfg.group_size
-        for i in range(min(self.cfg.samples_per_step, len(roll.texts))):
-            prompt = problems[i // G].prompt
-            self.run.append("samples", {"step": self.step, "prompt": prompt if isinstance(prompt, str)
-                                        else prompt[-1]["content"], "completion": roll.texts[i],
-                                        "reward": rewards[i], "correct": correct[i]})
+        b, G = self.last_batch, self.cfg.group_size
+        for i in range(min(self.cfg.samples_per_step, len(b.rollout.texts))):
+            prompt = b.problems[i // G].prompt
+            self.run.append(
+                "samples",
+                {
+                    "step": self.step,
+                    "prompt": prompt if isinstance(prompt, str) else prompt[-1]["content"],
+                    "completion": b.rollout.texts[i],
+                    "reward": b.grades.rewards[i],
+                    "correct": b.grades.correct[i],
+                },
+            )
         for cb in self.callbacks:
             cb(row, self)
 
     def _seed_everything(self, seed: int):
-        import torch
         self._rng = random.Random(seed)
         torch.manual_seed(seed)
 
     # ------------------------------------------------------------------ checkpoint / resume
     def checkpoint(self):
-        import torch
-        state = {"step": self.step, "optimizer": self.opt.state_dict(), "order": self._order,
-                 "py_rng": self._rng.getstate(), "torch_rng": torch.get_rng_state(),
-                 "controls": self.controls.values, "loss": asdict(self.cfg.loss)}
+        state = {
+            "step": self.step,
+            "optimizer": self.opt.state_dict(),
+            "order": self._order,
+            "py_rng": self._rng.getstate(),
+            "torch_rng": torch.get_rng_state(),
+            "controls": self.controls.values,
+            "loss": asdict(self.cfg.loss),
+        }
         return self.run.save_checkpoint(self.step, self.policy, state)
 
     @classmethod
-    def resume(cls, run_dir, callbacks=(), progress: bool = True, **overrides) -> "Trainer":
+    def resume(cls, run_dir, callbacks=(), progress: bool = True, **overrides) -> Trainer:
         """Continue a run from its newest checkpoint: same step count, same metrics file."""
-        import torch
-        from dsnb.rundir import RunDir
         run = RunDir(run_dir)
         cfg = TrainConfig.from_dict({**run.read_config(), **overrides})
         trainer = cls(cfg, callbacks, progress)
@@ -361,7 +419,7 @@ class Trainer:
         return trainer
 
 
-def share(part_mask, mask, how: str) -> float:
+def micro_batch_weight(part_mask, mask, how: str) -> float:
     """The micro-batch's share of the loss normaliser, so accumulated micro-batches reproduce the
     full-batch aggregate exactly: token share for token-mean, sequence share otherwise."""
     if how == "token-mean":

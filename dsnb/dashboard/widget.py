@@ -1,4 +1,4 @@
-"""The live dashboard: tune the smoothing strength while the model trains (notebooks 03 and 04).
+"""The live dashboard's widgets: tune the smoothing strength while the model trains (notebooks 03, 04).
 
     import dsnb.dashboard
     dash = dsnb.dashboard.live(cfg, compare=True)   # shows itself; training starts at once
@@ -10,30 +10,39 @@ correct solutions, token entropy and zero-variance groups with a marker wherever
 changed; the latest group of completions; pass@k [PK1] on held-out problems as training goes,
 with the base model's curve for reference.
 
-Training runs in a background thread (``dsnb.dashboard_run``) so the kernel stays free to hear
+Training runs in a background thread (``dsnb.dashboard.run``) so the kernel stays free to hear
 the widgets. Re-running the cell does not start a second trainer: ``live`` shows the dashboard
 that is already training that run directory. Errors in the thread appear in a red box.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 
-from dsnb.dashboard_plots import FigurePane, control_changes, live_passk_figure, training_figure
-from dsnb.dashboard_run import LiveConfig, LiveRun, active_run
-from dsnb.dashboard_views import error_html, samples_html, status_html
+import ipywidgets as widgets
 
-LABELS = {"gamma_p": "γp (correct)", "gamma_n": "γn (wrong)", "entropy_coef": "entropy coef",
-          "lr": "learning rate"}
-HELP = ("γp > 0 flattens the model's preference among its <b>correct</b> answers (more distinct "
-        "solutions); γn > 0 sharpens it among <b>wrong</b> ones. A change applies at the next step "
-        "and shows as a dotted line in the plots.")
+from dsnb.dashboard.plots import FigurePane, control_changes, live_passk_figure, training_figure
+from dsnb.dashboard.run import LiveConfig, LiveRun, active_run
+from dsnb.dashboard.views import error_html, samples_html, status_html
+
+LABELS = {
+    "gamma_p": "γp (correct)",
+    "gamma_n": "γn (wrong)",
+    "entropy_coef": "entropy coef",
+    "lr": "learning rate",
+}
+HELP = (
+    "γp > 0 flattens the model's preference among its <b>correct</b> answers (more distinct "
+    "solutions); γn > 0 sharpens it among <b>wrong</b> ones. A change applies at the next step "
+    "and shows as a dotted line in the plots."
+)
 
 
-def live(cfg, compare: bool = False, **options) -> "Dashboard":
+def live(cfg, compare: bool = False, **options) -> Dashboard:
     """The dashboard for `cfg`; if that run directory is already training in this kernel (the
     cell ran twice), the same dashboard again instead of a second trainer. Options: the fields
-    of :class:`dsnb.dashboard_run.LiveConfig` (backend, eval_every, eval_n, refresh_s, ...)."""
+    of :class:`dsnb.dashboard.run.LiveConfig` (backend, eval_every, eval_n, refresh_s, ...)."""
     running = active_run(cfg.run_dir)
     if running is not None and running.dashboard is not None:
         print(f"{cfg.run_dir} is already training in this kernel: here is its dashboard again.")
@@ -43,7 +52,7 @@ def live(cfg, compare: bool = False, **options) -> "Dashboard":
 
 def gamma_range(ds_logp: str, value: float) -> tuple[float, float]:
     """Slider (max, step) for a DS strength: summed log-probs are ~T times larger than means,
-    so "sum" needs gamma ~ 1 and "mean" gamma ~ 0.01 (METHOD.md section 5).
+    so "sum" needs gamma ~ 1 and "mean" gamma ~ 0.01 (docs/method.md section 5).
 
     >>> gamma_range("sum", 1.0), gamma_range("mean", 0.01)
     ((2.0, 0.05), (0.05, 0.001))
@@ -54,18 +63,34 @@ def gamma_range(ds_logp: str, value: float) -> tuple[float, float]:
 
 def make_sliders(values: dict, ds_logp: str) -> dict:
     """One widget per live control, starting at the run's current values."""
-    import ipywidgets as widgets
-    kw = dict(continuous_update=False, style={"description_width": "initial"},
-              layout=widgets.Layout(width="330px"))
+    kw = dict(
+        continuous_update=False, style={"description_width": "initial"}, layout=widgets.Layout(width="330px")
+    )
     out = {}
     for name in ("gamma_p", "gamma_n"):
         top, step = gamma_range(ds_logp, values[name])
-        out[name] = widgets.FloatSlider(value=values[name], min=0.0, max=top, step=step,
-                                        readout_format=".3f", description=LABELS[name], **kw)
-    out["entropy_coef"] = widgets.FloatSlider(value=values["entropy_coef"], min=-0.5, max=0.5, step=0.01,
-                                              description=LABELS["entropy_coef"], **kw)
-    out["lr"] = widgets.FloatLogSlider(value=values["lr"], base=10, min=-6, max=-1, step=0.1,
-                                       readout_format=".1e", description=LABELS["lr"], **kw)
+        out[name] = widgets.FloatSlider(
+            value=values[name],
+            min=0.0,
+            max=top,
+            step=step,
+            readout_format=".3f",
+            description=LABELS[name],
+            **kw,
+        )
+    out["entropy_coef"] = widgets.FloatSlider(
+        value=values["entropy_coef"], min=-0.5, max=0.5, step=0.01, description=LABELS["entropy_coef"], **kw
+    )
+    out["lr"] = widgets.FloatLogSlider(
+        value=values["lr"],
+        base=10,
+        min=-6,
+        max=-1,
+        step=0.1,
+        readout_format=".1e",
+        description=LABELS["lr"],
+        **kw,
+    )
     return out
 
 
@@ -73,7 +98,6 @@ class Dashboard:
     """Widgets around a :class:`LiveRun`. Display it (or ``dash.widget``) in a notebook cell."""
 
     def __init__(self, cfg, live: LiveConfig | None = None):
-        import ipywidgets as widgets
         self.run = LiveRun(cfg, live)
         self.run.dashboard = self
         self.live = self.run.live
@@ -86,12 +110,14 @@ class Dashboard:
             linked = self.sliders["gamma_p"].value == self.sliders["gamma_n"].value
         self.link = widgets.Checkbox(value=linked, description="link γn = γp", indent=False)
         icons = {"start": "play", "pause": "pause", "resume": "forward", "stop": "stop"}
-        self.buttons = {k: widgets.Button(description=k.capitalize(), icon=icon,
-                                          layout=widgets.Layout(width="90px")) for k, icon in icons.items()}
+        self.buttons = {
+            k: widgets.Button(description=k.capitalize(), icon=icon, layout=widgets.Layout(width="90px"))
+            for k, icon in icons.items()
+        }
         self.status, self.errors, self.samples = widgets.HTML(), widgets.HTML(), widgets.HTML()
         self.curves = FigurePane(self._training_fig(), self.live.backend)
         self.passk = FigurePane(self._passk_fig(), self.live.backend)
-        self.widget = self._layout(widgets)
+        self.widget = self._layout()
         self._wire()
         self.run.listeners.append(self._on_event)
         self.refresh()
@@ -99,19 +125,37 @@ class Dashboard:
             self.start()
 
     # ---------------------------------------------------------------- layout and wiring
-    def _layout(self, widgets):
-        who = ("Sliders steer <b>DS-GRPO</b>; <b>GRPO</b> is the fixed reference (same prompts, same seeds)."
-               if self.live.compare else "")
+    def _layout(self):
+        who = (
+            "Sliders steer <b>DS-GRPO</b>; <b>GRPO</b> is the fixed reference (same prompts, same seeds)."
+            if self.live.compare
+            else ""
+        )
         head = widgets.HTML(f"<div style='font-size:13px'>{HELP} {who}</div>")
         s = self.sliders
-        controls = widgets.HBox([widgets.VBox([s["gamma_p"], s["gamma_n"], self.link]),
-                                 widgets.VBox([s["entropy_coef"], s["lr"]])])
-        passk = widgets.Box([self.passk.widget], layout=widgets.Layout(
-            width="45%", display=None if self.live.eval_every else "none"))
+        controls = widgets.HBox(
+            [
+                widgets.VBox([s["gamma_p"], s["gamma_n"], self.link]),
+                widgets.VBox([s["entropy_coef"], s["lr"]]),
+            ]
+        )
+        passk = widgets.Box(
+            [self.passk.widget],
+            layout=widgets.Layout(width="45%", display=None if self.live.eval_every else "none"),
+        )
         self.samples.layout.width = "55%"
         bottom = widgets.HBox([passk, self.samples], layout=widgets.Layout(align_items="flex-start"))
-        return widgets.VBox([head, controls, widgets.HBox(list(self.buttons.values())), self.status,
-                             self.errors, self.curves.widget, bottom])
+        return widgets.VBox(
+            [
+                head,
+                controls,
+                widgets.HBox(list(self.buttons.values())),
+                self.status,
+                self.errors,
+                self.curves.widget,
+                bottom,
+            ]
+        )
 
     def _wire(self):
         for name, slider in self.sliders.items():
@@ -125,7 +169,7 @@ class Dashboard:
         self.note = f"{LABELS[name]} → {value:.3g} from step {self.run.step + 1}"
         other = {"gamma_p": "gamma_n", "gamma_n": "gamma_p"}.get(name)
         if other and self.link.value and self.sliders[other].value != value:
-            self.sliders[other].value = value      # its own observer sends it to the trainer
+            self.sliders[other].value = value  # its own observer sends it to the trainer
         self._draw_status()
 
     # ---------------------------------------------------------------- commands
@@ -166,7 +210,7 @@ class Dashboard:
             return self._draw_status()
         if event == "scheduled":
             for name, value in self.run.applied[-1][1].items():
-                self.sliders[name].value = value       # the sliders show what the run uses
+                self.sliders[name].value = value  # the sliders show what the run uses
         interval = max(self.live.refresh_s, 9 * self._draw_cost)
         if event != "step" or time.time() - self._last_draw >= interval:
             self.refresh()
@@ -201,23 +245,32 @@ class Dashboard:
         return training_figure(self.run.rows, changes, show_kl)
 
     def _passk_fig(self):
-        return live_passk_figure(self.run.base_curve, self.run.evals, self.live.eval_problems,
-                                 names=list(self.run.trainers))
+        return live_passk_figure(
+            self.run.base_curve, self.run.evals, self.live.eval_problems, names=list(self.run.trainers)
+        )
 
     def _groups(self) -> dict:
         out = {}
         for name, tr in self.run.trainers.items():
-            if tr.last_rollout is not None:
-                problems, roll, rewards, correct, keys = tr.last_rollout
+            b = tr.last_batch
+            if b is not None:
                 G = tr.cfg.group_size
-                out[name] = (problems[0].prompt, roll.texts[:G], rewards[:G], correct[:G], keys[:G])
+                out[name] = (
+                    b.problems[0].prompt,
+                    b.rollout.texts[:G],
+                    b.grades.rewards[:G],
+                    b.grades.correct[:G],
+                    b.grades.keys[:G],
+                )
         return out
 
     def _resume_note(self) -> str:
         if not self.run.resumed_from:
             return ""
-        return (f"continuing {self.run.cfg.run_dir} from step {max(self.run.resumed_from.values())} "
-                "with its saved settings (use a new run_dir for a fresh run)")
+        return (
+            f"continuing {self.run.cfg.run_dir} from step {max(self.run.resumed_from.values())} "
+            "with its saved settings (use a new run_dir for a fresh run)"
+        )
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)

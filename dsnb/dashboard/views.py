@@ -3,20 +3,21 @@
 Pure functions from data to an HTML string (an ``ipywidgets.HTML`` shows them), so they are
 tested without a notebook. The sample viewer is where sharpening is visible by eye: a collapsed
 GRPO group shows one correct completion sixteen times; a smoothed one shows several.
-Used by ``dsnb.dashboard``.
+Used by ``dsnb.dashboard.widget``.
 """
+
 from __future__ import annotations
 
 import html
 from collections import Counter
 
-from dsnb.run_plots import color
+from dsnb.report.palette import color
 
 BOX = "font-family:system-ui,sans-serif;font-size:13px;"
 MONO = "font-family:ui-monospace,monospace;white-space:pre-wrap;overflow-wrap:anywhere;"
 SHADE = {"correct": "#d8f3dc", "partial": "#fff3c4", "wrong": "#fde2e1"}
-MAX_ROWS = 8        # distinct completions shown per group (the most frequent first)
-MAX_CHARS = 160     # long completions keep their end, where the answer is
+MAX_ROWS = 8  # distinct completions shown per group (the most frequent first)
+MAX_CHARS = 160  # long completions keep their end, where the answer is
 
 
 def completion_html(text: str) -> str:
@@ -55,23 +56,29 @@ def group_html(name: str, prompt, texts, rewards, correct, keys) -> str:
     that matter (correct, distinct correct). Says so when the group gives no gradient."""
     G, n_ok = len(texts), sum(correct)
     distinct = len({k for k, ok in zip(keys, correct) if ok and k is not None})
-    head = (f"<div style='border-left:4px solid {color(name)};padding-left:6px'><b>{html.escape(name)}</b> · "
-            f"prompt <code>{html.escape(prompt_text(prompt)[-120:])}</code><br>"
-            f"{n_ok}/{G} correct · <b>{distinct}</b> distinct correct solution{'s' * (distinct != 1)} "
-            f"(3+4 and 4+3 count once)")
+    head = (
+        f"<div style='border-left:4px solid {color(name)};padding-left:6px'><b>{html.escape(name)}</b> · "
+        f"prompt <code>{html.escape(prompt_text(prompt)[-120:])}</code><br>"
+        f"{n_ok}/{G} correct · <b>{distinct}</b> distinct correct solution{'s' * (distinct != 1)} "
+        f"(3+4 and 4+3 count once)"
+    )
     if len(set(rewards)) == 1:
         head += " · <i>all rewards equal: this group gives no gradient</i>"
     merged = count_duplicates(texts, rewards, correct, keys)
     rows = []
     for text, n, reward, ok, _ in merged[:MAX_ROWS]:
         shade = SHADE["correct" if ok else ("partial" if reward > 0 else "wrong")]
-        rows.append(f"<div style='background:{shade};margin:1px 0;padding:1px 4px'>"
-                    f"<span style='{MONO}'>{completion_html(text)}</span>"
-                    f"<span style='float:right'>{'✓' if ok else ''} ×{n}</span></div>")
+        rows.append(
+            f"<div style='background:{shade};margin:1px 0;padding:1px 4px'>"
+            f"<span style='{MONO}'>{completion_html(text)}</span>"
+            f"<span style='float:right'>{'✓' if ok else ''} ×{n}</span></div>"
+        )
     if len(merged) > MAX_ROWS:
         rest = merged[MAX_ROWS:]
-        rows.append(f"<div style='color:#666'>… {len(rest)} more distinct completions "
-                    f"({sum(r[1] for r in rest)} samples, {sum(r[1] for r in rest if r[3])} correct)</div>")
+        rows.append(
+            f"<div style='color:#666'>… {len(rest)} more distinct completions "
+            f"({sum(r[1] for r in rest)} samples, {sum(r[1] for r in rest if r[3])} correct)</div>"
+        )
     return head + "</div>" + "".join(rows)
 
 
@@ -80,15 +87,20 @@ def samples_html(groups: dict) -> str:
     if not groups:
         return f"<div style='{BOX}color:#666'>Samples appear after the first step.</div>"
     cols = "".join(f"<div style='flex:1;min-width:0'>{group_html(n, *g)}</div>" for n, g in groups.items())
-    legend = (f"<span style='background:{SHADE['correct']}'>correct</span> "
-              f"<span style='background:{SHADE['partial']}'>right format, wrong value</span> "
-              f"<span style='background:{SHADE['wrong']}'>no valid answer</span>")
-    return (f"<div style='{BOX}'><b>Latest group of completions</b> (same prompt for every run) "
-            f"{legend}<div style='display:flex;gap:12px;margin-top:4px'>{cols}</div></div>")
+    legend = (
+        f"<span style='background:{SHADE['correct']}'>correct</span> "
+        f"<span style='background:{SHADE['partial']}'>right format, wrong value</span> "
+        f"<span style='background:{SHADE['wrong']}'>no valid answer</span>"
+    )
+    return (
+        f"<div style='{BOX}'><b>Latest group of completions</b> (same prompt for every run) "
+        f"{legend}<div style='display:flex;gap:12px;margin-top:4px'>{cols}</div></div>"
+    )
 
 
-def status_html(state: str, steps: dict[str, int], total: int, sec_per_step: float | None,
-                note: str = "") -> str:
+def status_html(
+    state: str, steps: dict[str, int], total: int, sec_per_step: float | None, note: str = ""
+) -> str:
     """One line: state, steps done per run, speed, and the latest note (e.g. a control change).
 
     >>> "step 3/10" in status_html("running", {"ds": 3}, 10, 0.5)
@@ -98,15 +110,18 @@ def status_html(state: str, steps: dict[str, int], total: int, sec_per_step: flo
     done = " · ".join(f"{n} step {s}/{total}" for n, s in steps.items())
     speed = f" · {sec_per_step:.2f} s/step" if sec_per_step else ""
     extra = f" · {html.escape(note)}" if note else ""
-    return (f"<div style='{BOX}'><span style='color:{dot}'>●</span> <b>{state}</b> · "
-            f"{done}{speed}{extra}</div>")
+    return (
+        f"<div style='{BOX}'><span style='color:{dot}'>●</span> <b>{state}</b> · {done}{speed}{extra}</div>"
+    )
 
 
 def error_html(trace: str | None) -> str:
     """The error box: empty when all is well, else the traceback of the training thread."""
     if not trace:
         return ""
-    return (f"<div style='{BOX}border:2px solid #c00;background:#fff0f0;padding:6px'>"
-            f"<b>Training stopped with an error</b> (the run directory keeps everything up to the "
-            f"last checkpoint):<pre style='{MONO}font-size:11px;max-height:260px;overflow:auto'>"
-            f"{html.escape(trace)}</pre></div>")
+    return (
+        f"<div style='{BOX}border:2px solid #c00;background:#fff0f0;padding:6px'>"
+        f"<b>Training stopped with an error</b> (the run directory keeps everything up to the "
+        f"last checkpoint):<pre style='{MONO}font-size:11px;max-height:260px;overflow:auto'>"
+        f"{html.escape(trace)}</pre></div>"
+    )

@@ -1,10 +1,10 @@
 """A causal-LM policy with a LoRA adapter: sample groups, score tokens, switch to the reference.
 
-Used by the trainer (``dsnb.trainer``), the evaluator (``dsnb.evaluate``) and notebooks 03-05.
-The same class drives the nano model shipped in ``data/nano`` and a real model such as
-Qwen2.5-Instruct: only the :class:`PolicyConfig` differs.
+Used by the trainer (``dsnb.rl.trainer``), the evaluator (``dsnb.rl.evaluate``) and notebooks
+03-05. The same class drives the nano model shipped in ``dsnb/data/nano`` and a real model such
+as Qwen2.5-Instruct: only the :class:`PolicyConfig` differs.
 
-Three sets of log-probabilities appear in DS-GRPO (METHOD.md section 5):
+Three sets of log-probabilities appear in DS-GRPO (docs/method.md section 5):
 
 - log pi(y_t)      the current policy, with gradients (the adapter is on);
 - log pi_old(y_t)  the policy that sampled the group, detached (for the ratio and for DS);
@@ -14,6 +14,7 @@ Three sets of log-probabilities appear in DS-GRPO (METHOD.md section 5):
 All are computed at the sampling temperature (logits / T), as TRL does, so that the ratio
 pi/pi_old is exactly 1 on the first update.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -21,6 +22,11 @@ import importlib.util
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from dsnb import data as shipped
 
 BACKENDS = ("auto", "hf", "unsloth")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -58,23 +64,21 @@ class PolicyConfig:
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype={self.dtype!r}: choose one of {DTYPES}")
         if self.lora_r < 1:
-            raise ValueError("lora_r must be >= 1: dsnb trains a LoRA adapter and keeps the base "
-                             "frozen, so the base model doubles as the reference policy")
+            raise ValueError(
+                "lora_r must be >= 1: dsnb trains a LoRA adapter and keeps the base "
+                "frozen, so the base model doubles as the reference policy"
+            )
         if not 0.0 <= self.lora_dropout < 1.0:
             raise ValueError("lora_dropout must be in [0, 1)")
 
 
 def resolve_model_path(model: str) -> str:
     """Map "nano" / "nano4" to the shipped checkpoints; leave local dirs and hub ids as they are."""
-    if model in ("nano", "nano4"):
-        from dsnb.nano import nano_path
-        return str(nano_path(model))
-    return model
+    return str(shipped.model_dir(model)) if model in shipped.MODEL_ENV else model
 
 
 def detect_device(pref: str = "auto") -> str:
     """The device to use: `pref` unless "auto", then cuda > mps > cpu. Nothing hard-codes cuda."""
-    import torch
     if pref != "auto":
         return pref
     if torch.cuda.is_available():
@@ -86,7 +90,6 @@ def detect_device(pref: str = "auto") -> str:
 
 def detect_dtype(pref: str, device: str):
     """float32 on CPU; bf16 where the GPU supports it, else fp16 (a T4 has no bf16)."""
-    import torch
     if pref != "auto":
         return getattr(torch, pref)
     if device.startswith("cuda"):
@@ -94,25 +97,25 @@ def detect_dtype(pref: str, device: str):
     return torch.float32
 
 
-def choose_backend(pref: str) -> str:
-    """"auto" means unsloth only when it is installed AND a GPU is present (it patches globally)."""
+def choose_model_backend(pref: str) -> str:
+    """ "auto" means unsloth only when it is installed AND a GPU is present (it patches globally)."""
     if pref != "auto":
         return pref
-    import torch
     has_unsloth = importlib.util.find_spec("unsloth") is not None
     return "unsloth" if has_unsloth and torch.cuda.is_available() else "hf"
 
 
 def load_hf(cfg: PolicyConfig, path: str, device: str, dtype, seed: int):
     """transformers + peft: base weights frozen, a fresh LoRA adapter seeded by `seed`."""
-    import torch
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     kwargs = {"dtype": dtype}
     if cfg.gguf_file:
         kwargs["gguf_file"] = cfg.gguf_file
     if cfg.load_in_4bit:
         from transformers import BitsAndBytesConfig
+
         kwargs["quantization_config"] = BitsAndBytesConfig(load_in_4bit=True)
     tokenizer = AutoTokenizer.from_pretrained(path, **({"gguf_file": cfg.gguf_file} if cfg.gguf_file else {}))
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs).to(device)
@@ -120,8 +123,14 @@ def load_hf(cfg: PolicyConfig, path: str, device: str, dtype, seed: int):
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
     torch.manual_seed(seed)  # the LoRA A-matrix init is the first thing a seed changes
-    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-                      target_modules=cfg.target_modules, bias="none", task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=cfg.target_modules,
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(model, lora), tokenizer
 
 
@@ -129,13 +138,20 @@ def load_unsloth(cfg: PolicyConfig, path: str, device: str, dtype, seed: int):
     """unsloth's FastLanguageModel + its get_peft_model. Imported here only: unsloth patches
     transformers process-wide the moment it is imported."""
     from unsloth import FastLanguageModel  # noqa: PLC0415 (deliberately lazy)
+
     model, tokenizer = FastLanguageModel.from_pretrained(
-        model_name=path, dtype=dtype, load_in_4bit=cfg.load_in_4bit,
-        local_files_only=Path(path).exists())
+        model_name=path, dtype=dtype, load_in_4bit=cfg.load_in_4bit, local_files_only=Path(path).exists()
+    )
     model = FastLanguageModel.get_peft_model(
-        model, r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout,
-        target_modules=cfg.target_modules, bias="none", random_state=seed,
-        use_gradient_checkpointing="unsloth" if cfg.gradient_checkpointing else False)
+        model,
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=cfg.target_modules,
+        bias="none",
+        random_state=seed,
+        use_gradient_checkpointing="unsloth" if cfg.gradient_checkpointing else False,
+    )
     return model, tokenizer
 
 
@@ -144,21 +160,32 @@ LOADERS = {"hf": load_hf, "unsloth": load_unsloth}
 
 @dataclass
 class Rollout:
-    """One sampled batch: N = B*G completions, ordered group by group."""
-    prompt_ids: "object"        # (N, P) left-padded prompt tokens
-    prompt_mask: "object"       # (N, P) 1 on real prompt tokens
-    completion_ids: "object"    # (N, T) completion tokens, padded after the first eos
-    completion_mask: "object"   # (N, T) 1 up to and including the first eos
-    texts: list[str]            # N decoded completions (special tokens dropped)
+    """One sampled batch: N = B·G completions, ordered group by group."""
+
+    prompt_ids: Tensor
+    """(N, P) left-padded prompt tokens."""
+    prompt_mask: Tensor
+    """(N, P) 1 on real prompt tokens."""
+    completion_ids: Tensor
+    """(N, T) completion tokens, padded after the first eos."""
+    completion_mask: Tensor
+    """(N, T) 1 up to and including the first eos."""
+    texts: list[str]
+    """N decoded completions (special tokens dropped)."""
 
     @property
-    def lengths(self):
+    def lengths(self) -> Tensor:
         return self.completion_mask.sum(1)
 
-    def part(self, rows: slice) -> "Rollout":
+    def part(self, rows: slice) -> Rollout:
         """The completions in `rows` (for micro-batches)."""
-        return Rollout(self.prompt_ids[rows], self.prompt_mask[rows], self.completion_ids[rows],
-                       self.completion_mask[rows], self.texts[rows])
+        return Rollout(
+            self.prompt_ids[rows],
+            self.prompt_mask[rows],
+            self.completion_ids[rows],
+            self.completion_mask[rows],
+            self.texts[rows],
+        )
 
 
 class Policy:
@@ -169,9 +196,9 @@ class Policy:
         self.cfg = cfg
         self.device = detect_device(cfg.device)
         self.dtype = detect_dtype(cfg.dtype, self.device)
-        self.backend = choose_backend(cfg.backend)
+        self.backend = choose_model_backend(cfg.backend)
         path = resolve_model_path(cfg.model)
-        with warnings.catch_warnings():   # a transformers deprecation peft triggers: noise for learners
+        with warnings.catch_warnings():  # a transformers deprecation peft triggers: noise for learners
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
             self.model, self.tokenizer = LOADERS[self.backend](cfg, path, self.device, self.dtype, seed)
         self.tokenizer.padding_side = "left"  # not saved with tokenizers: set it every load
@@ -181,28 +208,45 @@ class Policy:
     # ---------------------------------------------------------------- prompts and sampling
     def encode_prompts(self, prompts):
         """Strings are used as they are; chat message lists go through the chat template."""
-        texts = [p if isinstance(p, str) else self.tokenizer.apply_chat_template(
-            p, tokenize=False, add_generation_prompt=True) for p in prompts]
+        texts = [
+            p
+            if isinstance(p, str)
+            else self.tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True)
+            for p in prompts
+        ]
         enc = self.tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
         return enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)
 
-    def sample(self, prompts, group_size: int, max_new_tokens: int, temperature: float = 1.0,
-               top_p: float = 1.0, adapter: bool = True) -> Rollout:
-        """Sample `group_size` completions per prompt. (B prompts) -> Rollout with N = B*G."""
-        import torch
+    def sample(
+        self,
+        prompts,
+        group_size: int,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        adapter: bool = True,
+    ) -> Rollout:
+        """Sample `group_size` completions per prompt. (B prompts) -> Rollout with N = B·G."""
         ids, mask = self.encode_prompts(prompts)
-        ids = ids.repeat_interleave(group_size, 0)     # (N, P), group by group
+        ids = ids.repeat_interleave(group_size, 0)  # (N, P), group by group
         mask = mask.repeat_interleave(group_size, 0)
         self._unsloth_mode("inference")
         self.model.eval()
         ctx = contextlib.nullcontext() if adapter else self.model.disable_adapter()
         with torch.no_grad(), ctx:
             out = self.model.generate(
-                input_ids=ids, attention_mask=mask, do_sample=True, temperature=temperature,
-                top_p=top_p, top_k=0, max_new_tokens=max_new_tokens,
-                pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id)
+                input_ids=ids,
+                attention_mask=mask,
+                do_sample=True,
+                temperature=temperature,
+                top_p=top_p,
+                top_k=0,
+                max_new_tokens=max_new_tokens,
+                pad_token_id=self.tokenizer.pad_token_id,
+                eos_token_id=self.tokenizer.eos_token_id,
+            )
         self._unsloth_mode("training")
-        comp = out[:, ids.shape[1]:]                   # (N, T)
+        comp = out[:, ids.shape[1] :]  # (N, T)
         cmask = completion_mask(comp, self.tokenizer.eos_token_id)
         comp = comp.masked_fill(cmask == 0, self.tokenizer.pad_token_id)
         texts = self.tokenizer.batch_decode(comp, skip_special_tokens=True)
@@ -211,35 +255,48 @@ class Policy:
     def _unsloth_mode(self, mode: str):
         if self.backend == "unsloth":
             from unsloth import FastLanguageModel
-            (FastLanguageModel.for_inference if mode == "inference" else FastLanguageModel.for_training)(self.model)
+
+            (FastLanguageModel.for_inference if mode == "inference" else FastLanguageModel.for_training)(
+                self.model
+            )
 
     # ---------------------------------------------------------------- scoring tokens
     def logits(self, rollout: Rollout, adapter: bool = True, temperature: float = 1.0):
         """Logits (N, T, V) that predict each completion token, divided by the temperature."""
-        ids = torch_cat(rollout.prompt_ids, rollout.completion_ids)
-        attn = torch_cat(rollout.prompt_mask, rollout.completion_mask)
+        ids = torch.cat([rollout.prompt_ids, rollout.completion_ids], dim=1)  # (N, P + T)
+        attn = torch.cat([rollout.prompt_mask, rollout.completion_mask], dim=1)
         pos = (attn.long().cumsum(-1) - 1).clamp(min=0)  # same positions generate() used
         ctx = contextlib.nullcontext() if adapter else self.model.disable_adapter()
         with ctx:
             out = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=False)
         P = rollout.prompt_ids.shape[1]
-        return out.logits[:, P - 1:-1].float() / temperature  # position t predicts token t+1
+        return out.logits[:, P - 1 : -1].float() / temperature  # position t predicts token t+1
 
-    def token_logp(self, rollout: Rollout, adapter: bool = True, temperature: float = 1.0,
-                   grad: bool = False, with_logits: bool = False, chunk: int = 0):
+    def token_logp(
+        self,
+        rollout: Rollout,
+        adapter: bool = True,
+        temperature: float = 1.0,
+        grad: bool = False,
+        with_logits: bool = False,
+        chunk: int = 0,
+    ):
         """log pi(y_t | x, y_<t) for every completion token: (N, T). Padding positions hold 0.
 
         With ``adapter=False`` this is the reference (base) model. The learner's trap: the
         log-prob of token t comes from the logits at position t-1. ``chunk`` > 0 scores that
         many completions at a time (no-grad passes only), so (N, T, V) logits never coexist.
+        With ``grad=True`` the model is in training mode (gradient checkpointing applies).
         """
-        import torch
         N = rollout.completion_ids.shape[0]
         if chunk and not grad and not with_logits and N > chunk:
-            return torch.cat([self.token_logp(rollout.part(slice(s, s + chunk)), adapter, temperature)
-                              for s in range(0, N, chunk)])
-        if not grad:
-            self.model.eval()
+            return torch.cat(
+                [
+                    self.token_logp(rollout.part(slice(s, s + chunk)), adapter, temperature)
+                    for s in range(0, N, chunk)
+                ]
+            )
+        self.model.train(grad)
         ctx = contextlib.nullcontext() if grad else torch.no_grad()
         with ctx:
             logits = self.logits(rollout, adapter, temperature)
@@ -259,6 +316,7 @@ class Policy:
         """Load adapter weights saved by :meth:`save_adapter` into this policy."""
         from peft import set_peft_model_state_dict
         from safetensors.torch import load_file
+
         state = load_file(str(Path(path) / "adapter_model.safetensors"), device=str(self.device))
         set_peft_model_state_dict(self.model, state)
 
@@ -271,16 +329,9 @@ class Policy:
 def completion_mask(comp, eos_id: int):
     """1 on every token up to and including the first eos, 0 after. (N, T) -> (N, T) long.
 
-    >>> import torch
     >>> completion_mask(torch.tensor([[5, 2, 7], [5, 6, 7]]), eos_id=2).tolist()
     [[1, 1, 0], [1, 1, 1]]
     """
-    import torch
     is_eos = comp == eos_id
-    seen_before = (is_eos.long().cumsum(1) - is_eos.long()) > 0   # an eos strictly earlier
+    seen_before = (is_eos.long().cumsum(1) - is_eos.long()) > 0  # an eos strictly earlier
     return (~seen_before).long().to(comp.device) if comp.numel() else torch.zeros_like(comp)
-
-
-def torch_cat(a, b):
-    import torch
-    return torch.cat([a, b], dim=1)

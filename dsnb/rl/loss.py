@@ -1,8 +1,9 @@
-"""The DS-GRPO objective: one config, advantages, the clipped surrogate, KL, entropy, aggregation.
+"""The DS-GRPO objective: its config, the clipped surrogate, KL, entropy and aggregation.
 
-Used by the trainer (``dsnb.trainer``) and notebooks 03-05. Formulas: METHOD.md sections 5-6,
-tags [PPO1], [KL3], [ENT2], [AGG1] here and [GRPO1], [DS3]-[DS5] in ``dsnb.advantages``
-(re-exported here, so ``from dsnb.grpo import ds_advantages`` works).
+Used by the trainer (``dsnb.rl.trainer``), the TRL bridge and notebooks 03-05. Formulas: the
+method page (docs/method.md) sections 5-6, tags [PPO1], [KL3], [ENT2], [AGG1] here. The
+advantages, where differential smoothing lives ([GRPO1], [DS3]-[DS5]), are in
+``dsnb.rl.advantages``.
 
 Every baseline is the same loss with one switch (METHOD.md section 6): plain GRPO is the
 default; gamma_p, gamma_n > 0 is DS-GRPO; ``normalize_std=False`` + ``loss_agg="dr-grpo"`` is
@@ -10,6 +11,7 @@ Dr.GRPO; ``entropy_coef`` is the entropy bonus (> 0) or penalty (< 0); ``clip_ep
 clip_eps_low`` is DAPO's clip-higher. Shapes: completion tensors are (N, T), N = B·G ordered
 group by group; per-sequence tensors are (N,).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -17,14 +19,18 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
-from dsnb.advantages import (SEQ_LOGP, ds_advantages, ds_score_advantages, group_advantages,
-                             sequence_logp)
-
-__all__ = ["LossConfig", "group_advantages", "sequence_logp", "ds_advantages",
-           "ds_score_advantages", "compute_advantages", "clipped_surrogate", "k3_kl",
-           "token_entropy", "aggregate", "masked_mean", "policy_loss"]
+__all__ = [
+    "LossConfig",
+    "clipped_surrogate",
+    "k3_kl",
+    "token_entropy",
+    "aggregate",
+    "masked_mean",
+    "policy_loss",
+]
 
 LOSS_AGG = ("token-mean", "seq-mean", "dr-grpo")
+SEQ_LOGP = ("sum", "mean")
 DS_WHERE = ("advantage", "score")
 DS_REF = ("old", "base")
 
@@ -67,39 +73,59 @@ class LossConfig:
 
     def __post_init__(self):
         if self.group_size < 2:
-            raise ValueError("a group of one completion has no baseline (its advantage is always "
-                             "0); use group_size >= 2 (the paper uses 8)")
+            raise ValueError(
+                "a group of one completion has no baseline (its advantage is always "
+                "0); use group_size >= 2 (the paper uses 8)"
+            )
         if not 0.0 <= self.clip_eps_low < 1.0:
-            raise ValueError("clip_eps_low must be in [0, 1): the ratio is clipped below at "
-                             "1 − clip_eps_low, which must stay positive")
+            raise ValueError(
+                "clip_eps_low must be in [0, 1): the ratio is clipped below at "
+                "1 − clip_eps_low, which must stay positive"
+            )
         if self.clip_eps_high < 0:
-            raise ValueError("clip_eps_high must be >= 0: the ratio is clipped above at "
-                             "1 + clip_eps_high")
+            raise ValueError("clip_eps_high must be >= 0: the ratio is clipped above at 1 + clip_eps_high")
         if self.beta < 0:
-            raise ValueError("beta must be >= 0: a negative KL weight rewards moving away from "
-                             "the reference")
+            raise ValueError("beta must be >= 0: a negative KL weight rewards moving away from the reference")
         if self.std_eps < 0:
             raise ValueError("std_eps must be >= 0 (it only guards the division by the std)")
         if self.gamma_p < 0 or self.gamma_n < 0:
-            raise ValueError("gamma_p and gamma_n must be >= 0: the DS signs are built into "
-                             "[DS3] (−gamma_p·log pi on correct, +gamma_n·log pi on incorrect); a "
-                             "negative gamma_p would sharpen the correct set, the opposite of DS")
+            raise ValueError(
+                "gamma_p and gamma_n must be >= 0: the DS signs are built into "
+                "[DS3] (−gamma_p·log pi on correct, +gamma_n·log pi on incorrect); a "
+                "negative gamma_p would sharpen the correct set, the opposite of DS"
+            )
         _choice("loss_agg", self.loss_agg, LOSS_AGG, "see [AGG1] in NOTATION.md")
-        _choice("ds_logp", self.ds_logp, SEQ_LOGP,
-                "'sum' is the true sequence log-prob, 'mean' divides it by the length")
-        _choice("ds_where", self.ds_where, DS_WHERE,
-                "shape the advantage after normalisation [DS3] or the score before centring [DS4]")
-        _choice("ds_ref", self.ds_ref, DS_REF,
-                "'old' = the sampling policy (practice), 'base' = adapter disabled (theory)")
+        _choice(
+            "ds_logp",
+            self.ds_logp,
+            SEQ_LOGP,
+            "'sum' is the true sequence log-prob, 'mean' divides it by the length",
+        )
+        _choice(
+            "ds_where",
+            self.ds_where,
+            DS_WHERE,
+            "shape the advantage after normalisation [DS3] or the score before centring [DS4]",
+        )
+        _choice(
+            "ds_ref",
+            self.ds_ref,
+            DS_REF,
+            "'old' = the sampling policy (practice), 'base' = adapter disabled (theory)",
+        )
         if self.max_completion_len is not None and self.max_completion_len < 1:
             raise ValueError("max_completion_len must be a positive number of tokens")
         if self.loss_agg == "dr-grpo" and self.max_completion_len is None:
-            raise ValueError("loss_agg='dr-grpo' divides by the constant N·T_max; set "
-                             "max_completion_len to the generation limit (T_max)")
+            raise ValueError(
+                "loss_agg='dr-grpo' divides by the constant N·T_max; set "
+                "max_completion_len to the generation limit (T_max)"
+            )
         if self.ds_where == "score" and self.normalize_std:
-            raise ValueError("ds_where='score' ([DS4]) centres the shaped score without std "
-                             "division (Dr.GRPO style); set normalize_std=False, or use "
-                             "LossConfig.ds_score()")
+            raise ValueError(
+                "ds_where='score' ([DS4]) centres the shaped score without std "
+                "division (Dr.GRPO style); set normalize_std=False, or use "
+                "LossConfig.ds_score()"
+            )
 
     @property
     def uses_ds(self) -> bool:
@@ -112,7 +138,7 @@ class LossConfig:
         return self.beta > 0 or (self.uses_ds and self.ds_ref == "base")
 
     @classmethod
-    def _preset(cls, base: dict, overrides: dict) -> "LossConfig":
+    def _preset(cls, base: dict, overrides: dict) -> LossConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
         if unknown:
@@ -120,86 +146,54 @@ class LossConfig:
         return cls(**{**base, **overrides})
 
     @classmethod
-    def grpo(cls, **overrides) -> "LossConfig":
+    def grpo(cls, **overrides) -> LossConfig:
         """Plain GRPO: std-normalised group advantage, token-mean, no KL, no entropy, no DS."""
         return cls._preset({}, overrides)
 
     @classmethod
-    def ds(cls, gamma_p: float = 0.01, gamma_n: float = 0.01, **overrides) -> "LossConfig":
+    def ds(cls, gamma_p: float = 0.01, gamma_n: float = 0.01, **overrides) -> LossConfig:
         """DS-GRPO for real models: [DS3] with the length-normalised log-prob (authors' code)."""
         return cls._preset(dict(gamma_p=gamma_p, gamma_n=gamma_n, ds_logp="mean"), overrides)
 
     @classmethod
-    def ds_nano(cls, gamma_p: float = 1.0, gamma_n: float = 0.0, **overrides) -> "LossConfig":
+    def ds_nano(cls, gamma_p: float = 1.0, gamma_n: float = 0.0, **overrides) -> LossConfig:
         """DS-GRPO for the nano world (~10-token answers): "sum", gamma_p ~ 1, gamma_n = 0."""
         return cls._preset(dict(gamma_p=gamma_p, gamma_n=gamma_n, ds_logp="sum"), overrides)
 
     @classmethod
-    def ds_score(cls, gamma_p: float = 0.01, gamma_n: float = 0.01, **overrides) -> "LossConfig":
+    def ds_score(cls, gamma_p: float = 0.01, gamma_n: float = 0.01, **overrides) -> LossConfig:
         """The authors' latest variant [DS4]: shape the score, centre, no std division."""
-        return cls._preset(dict(gamma_p=gamma_p, gamma_n=gamma_n, ds_logp="mean",
-                                ds_where="score", normalize_std=False), overrides)
+        return cls._preset(
+            dict(gamma_p=gamma_p, gamma_n=gamma_n, ds_logp="mean", ds_where="score", normalize_std=False),
+            overrides,
+        )
 
     @classmethod
-    def dr_grpo(cls, max_completion_len: int, **overrides) -> "LossConfig":
+    def dr_grpo(cls, max_completion_len: int, **overrides) -> LossConfig:
         """Dr.GRPO: centre only, divide the token sum by the constant N·T_max."""
-        return cls._preset(dict(normalize_std=False, loss_agg="dr-grpo",
-                                max_completion_len=max_completion_len), overrides)
+        return cls._preset(
+            dict(normalize_std=False, loss_agg="dr-grpo", max_completion_len=max_completion_len), overrides
+        )
 
     @classmethod
-    def entropy_bonus(cls, coef: float = 0.01, **overrides) -> "LossConfig":
+    def entropy_bonus(cls, coef: float = 0.01, **overrides) -> LossConfig:
         """GRPO + a global token-entropy bonus (raises entropy everywhere, errors included)."""
         return cls._preset(dict(entropy_coef=abs(coef)), overrides)
 
     @classmethod
-    def entropy_penalty(cls, coef: float = 0.01, **overrides) -> "LossConfig":
+    def entropy_penalty(cls, coef: float = 0.01, **overrides) -> LossConfig:
         """GRPO + a global token-entropy penalty (sharpens everywhere, correct set included)."""
         return cls._preset(dict(entropy_coef=-abs(coef)), overrides)
 
     @classmethod
-    def clip_higher(cls, eps_high: float = 0.28, **overrides) -> "LossConfig":
+    def clip_higher(cls, eps_high: float = 0.28, **overrides) -> LossConfig:
         """GRPO with DAPO's asymmetric clip: rare tokens may grow further before clipping."""
         return cls._preset(dict(clip_eps_high=eps_high), overrides)
 
 
-def _advantage_form(rewards, seq_logp, cfg, correct):
-    return ds_advantages(rewards, seq_logp, cfg.group_size, cfg.gamma_p, cfg.gamma_n,
-                         cfg.normalize_std, cfg.std_eps, correct)
-
-
-def _score_form(rewards, seq_logp, cfg, correct):
-    return ds_score_advantages(rewards, seq_logp, cfg.group_size, cfg.gamma_p, cfg.gamma_n,
-                               correct)
-
-
-ADVANTAGE_FORMS = {"advantage": _advantage_form, "score": _score_form}
-
-
-def compute_advantages(rewards: Tensor, seq_logp: Tensor | None, cfg: LossConfig,
-                       correct: Tensor | None = None) -> Tensor:
-    """[DS3] or [DS4] (by cfg.ds_where) with gamma from cfg; gamma = 0 gives [GRPO1] (or Dr.GRPO).
-
-    Shapes: rewards (N,), seq_logp (N,) = :func:`sequence_logp` of pi_old (or of the base model
-    when cfg.ds_ref == "base") with cfg.ds_logp, correct (N,) bool -> advantages (N,).
-    ``seq_logp`` may be None when DS is off.
-
-    What a learner gets wrong: seq_logp must come from the policy that *sampled* the group
-    (detached), not from the policy being updated; it is a fixed part of the reward.
-
-    >>> cfg = LossConfig(group_size=2, std_eps=0.0)
-    >>> compute_advantages(torch.tensor([1., 0.]), None, cfg, correct=None)
-    tensor([ 0.7071, -0.7071])
-    """
-    if seq_logp is None:
-        if cfg.uses_ds:
-            raise ValueError("DS is on (gamma_p or gamma_n > 0): pass seq_logp, the sequence "
-                             "log-prob of each completion under pi_old")
-        seq_logp = torch.zeros_like(rewards)
-    return ADVANTAGE_FORMS[cfg.ds_where](rewards, seq_logp, cfg, correct)
-
-
-def clipped_surrogate(logp: Tensor, logp_old: Tensor, adv: Tensor, eps_low: float,
-                      eps_high: float) -> tuple[Tensor, Tensor]:
+def clipped_surrogate(
+    logp: Tensor, logp_old: Tensor, adv: Tensor, eps_low: float, eps_high: float
+) -> tuple[Tensor, Tensor]:
     """[PPO1] L_t = −min(rho_t·A, clip(rho_t, 1 − eps_low, 1 + eps_high)·A), rho_t = pi/pi_old.
 
     Shapes: logp, logp_old (N, T); adv (N,) broadcast over the T tokens of its sequence ->
@@ -216,8 +210,10 @@ def clipped_surrogate(logp: Tensor, logp_old: Tensor, adv: Tensor, eps_low: floa
     (tensor([[-1.2000, -0.5000]]), tensor([[ True, False]]))
     """
     if adv.dim() != 1 or adv.shape[0] != logp.shape[0]:
-        raise ValueError(f"adv must be one advantage per sequence, shape ({logp.shape[0]},), "
-                         f"got {tuple(adv.shape)}; it is broadcast over tokens here")
+        raise ValueError(
+            f"adv must be one advantage per sequence, shape ({logp.shape[0]},), "
+            f"got {tuple(adv.shape)}; it is broadcast over tokens here"
+        )
     ratio = torch.exp(logp - logp_old.detach())  # (N, T), rho_t
     a = adv.detach().to(ratio.dtype).unsqueeze(1)  # (N,) -> (N, 1), broadcast over T
     unclipped = ratio * a
@@ -282,8 +278,7 @@ def _dr_grpo(x, keep, max_len):
 AGGREGATIONS = {"token-mean": _token_mean, "seq-mean": _seq_mean, "dr-grpo": _dr_grpo}
 
 
-def aggregate(per_token: Tensor, mask: Tensor, how: str = "token-mean",
-              max_len: int | None = None) -> Tensor:
+def aggregate(per_token: Tensor, mask: Tensor, how: str = "token-mean", max_len: int | None = None) -> Tensor:
     """[AGG1] token-mean: Σ_{i,t} L/Σ_{i,t} 1; seq-mean: mean_i (Σ_t L/T_i); dr-grpo: Σ_{i,t} L/(N·T_max).
 
     Shapes: per_token (N, T), mask (N, T) (1 on real tokens) -> scalar.
@@ -298,16 +293,23 @@ def aggregate(per_token: Tensor, mask: Tensor, how: str = "token-mean",
     """
     _choice("how", how, tuple(AGGREGATIONS), "see [AGG1] in NOTATION.md")
     if per_token.shape != mask.shape:
-        raise ValueError(f"per_token {tuple(per_token.shape)} and mask {tuple(mask.shape)} "
-                         "must have the same (N, T) shape")
+        raise ValueError(
+            f"per_token {tuple(per_token.shape)} and mask {tuple(mask.shape)} must have the same (N, T) shape"
+        )
     keep = mask.bool()
     x = torch.where(keep, per_token, torch.zeros_like(per_token))  # padding -> 0, nan-safe
     return AGGREGATIONS[how](x, keep, max_len)
 
 
-def policy_loss(logp: Tensor, logp_old: Tensor, adv: Tensor, mask: Tensor, cfg: LossConfig,
-                logp_ref: Tensor | None = None,
-                entropy: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
+def policy_loss(
+    logp: Tensor,
+    logp_old: Tensor,
+    adv: Tensor,
+    mask: Tensor,
+    cfg: LossConfig,
+    logp_ref: Tensor | None = None,
+    entropy: Tensor | None = None,
+) -> tuple[Tensor, dict[str, float]]:
     """[PPO1]+[KL3]+[ENT2] loss = agg(L_t) + beta·agg(k3_t) − entropy_coef·mean_t H_t, agg = [AGG1].
 
     Shapes: logp, logp_old, logp_ref, entropy, mask (N, T); adv (N,) from
@@ -319,15 +321,17 @@ def policy_loss(logp: Tensor, logp_old: Tensor, adv: Tensor, mask: Tensor, cfg: 
     is (as in TRL), and it must carry gradient (compute it from the logits, do not detach).
     """
     if cfg.beta > 0 and logp_ref is None:
-        raise ValueError("beta > 0 needs logp_ref, the token log-probs under the reference "
-                         "(with LoRA: the same model with the adapter disabled)")
+        raise ValueError(
+            "beta > 0 needs logp_ref, the token log-probs under the reference "
+            "(with LoRA: the same model with the adapter disabled)"
+        )
     if cfg.entropy_coef != 0 and entropy is None:
         raise ValueError("entropy_coef != 0 needs entropy = token_entropy(logits), with gradient")
-    per_token, clipped = clipped_surrogate(logp, logp_old, adv, cfg.clip_eps_low,
-                                           cfg.clip_eps_high)  # (N, T) each
+    per_token, clipped = clipped_surrogate(
+        logp, logp_old, adv, cfg.clip_eps_low, cfg.clip_eps_high
+    )  # (N, T) each
     total = aggregate(per_token, mask, cfg.loss_agg, cfg.max_completion_len)
-    stats = {"loss/policy": total.item(),
-             "clip/frac": masked_mean(clipped.to(per_token.dtype), mask).item()}
+    stats = {"loss/policy": total.item(), "clip/frac": masked_mean(clipped.to(per_token.dtype), mask).item()}
     if logp_ref is not None:
         k3 = k3_kl(logp, logp_ref)  # (N, T)
         stats["kl"] = masked_mean(k3.detach(), mask).item()

@@ -1,8 +1,8 @@
 """The study's statistics: intervals over seeds, paired comparisons on the same problems, verdicts.
 
-Used by ``dsnb.study`` (report and README results table) and notebook 05. Nothing here trains or
-samples: every function reads rows of ``results.jsonl`` (see ``dsnb.study``), so a report can be
-redrawn on a CPU in seconds.
+Used by the study (``dsnb.study.run``, its report and the README results table), the demo and
+notebook 05. Nothing here trains or samples: every function reads rows of ``results.jsonl`` (see
+``dsnb.study.run``), so a report can be redrawn on a CPU in seconds, without torch.
 
 Two sources of noise, two intervals (both 95% Student-t):
 
@@ -14,6 +14,7 @@ Two sources of noise, two intervals (both 95% Student-t):
 A verdict says "better" or "worse" only when *both* intervals of the paired difference exclude
 zero; otherwise "within noise". With one seed the seed interval is unknown, so no verdict is won.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,10 +22,43 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from dsnb.metrics import pass_at_k
+
 # 97.5% quantiles of Student's t (two-sided 95% intervals), df = 1..30.
-T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-       2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-       2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+T95 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)
 Z975 = 1.959964
 
 
@@ -35,8 +69,12 @@ def t95_series(df: int) -> float:
     1.962
     """
     z = Z975
-    return (z + (z ** 3 + z) / (4 * df) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * df ** 2)
-            + (3 * z ** 7 + 19 * z ** 5 + 17 * z ** 3 - 15 * z) / (384 * df ** 3))
+    return (
+        z
+        + (z**3 + z) / (4 * df)
+        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
+    )
 
 
 def t95(df: int) -> float:
@@ -70,6 +108,31 @@ def interval(values) -> tuple[float, float]:
     return mean, t95(m - 1) * sd / math.sqrt(m)
 
 
+def bootstrap_passk(n: int, c_per_problem, ks=(1, 8, 64), reps: int = 500, seed: int = 0):
+    """95% bootstrap interval of pass@k over problems: how noisy the eval set itself is."""
+    c = np.asarray(c_per_problem)
+    rng = np.random.default_rng(seed)
+    out = {}
+    for k in ks:
+        if k > n:
+            continue
+        per = np.asarray(pass_at_k(n, c, k), dtype=float)
+        means = [per[rng.integers(0, len(per), len(per))].mean() for _ in range(reps)]
+        out[k] = (float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5)))
+    return out
+
+
+def mean_ci(values) -> tuple[float, float]:
+    """:func:`interval` for JSON: the half-width of a single value is 0, not inf (a report never
+    shows it: one seed is printed as its value alone).
+
+    >>> mean_ci([1.0, 1.0, 1.0]), mean_ci([0.5])
+    ((1.0, 0.0), (0.5, 0.0))
+    """
+    mean, half = interval(values)
+    return mean, 0.0 if math.isinf(half) else half
+
+
 # ----------------------------------------------------------------------------- per-problem values
 def compared_metrics(n: int) -> list[str]:
     """The metrics a study reports for n samples per problem (pass@8 only when 8 < n).
@@ -86,8 +149,6 @@ def compared_metrics(n: int) -> list[str]:
 def per_problem(row: dict, metric: str):
     """One value per evaluation problem: unbiased pass@k from the counts c, distinct correct
     solutions, or coverage of the known solution set (nan where the set is unknown). (P,)"""
-    import numpy as np
-    from dsnb.metrics import pass_at_k
     if metric.startswith("pass@"):
         return np.asarray(pass_at_k(row["eval_n"], np.asarray(row["c"]), int(metric[5:])), dtype=float)
     if metric == "distinct_correct":
@@ -99,7 +160,6 @@ def per_problem(row: dict, metric: str):
 
 def value(row: dict, metric: str) -> float:
     """The row's metric averaged over problems (problems with unknown coverage left out)."""
-    import numpy as np
     v = per_problem(row, metric)
     v = v[~np.isnan(v)]
     return float(v.mean()) if v.size else float("nan")
@@ -114,10 +174,11 @@ def setting_summary(rows: list[dict], metric: str) -> tuple[float, float]:
 @dataclass
 class Paired:
     """A paired difference (setting − reference) on the same problems and sampling seed."""
+
     metric: str
-    diff: float             # mean over problems of the seed-averaged per-problem difference
-    half_problems: float    # 95% t half-width over problems
-    half_seeds: float       # 95% t half-width over seeds (inf with one seed)
+    diff: float  # mean over problems of the seed-averaged per-problem difference
+    half_problems: float  # 95% t half-width over problems
+    half_seeds: float  # 95% t half-width over seeds (inf with one seed)
     seeds: list
     problems: int
 
@@ -141,7 +202,6 @@ def paired(rows: list[dict], ref_rows: list[dict], metric: str) -> Paired | None
     is the mean of D; its intervals come from D averaged over seeds (one value per problem) and
     over problems (one value per seed). None when the two share no seed.
     """
-    import numpy as np
     ref = {r["seed"]: r for r in ref_rows}
     pairs = [(r, ref.get(r["seed"], ref.get(None))) for r in rows]
     pairs = [(a, b) for a, b in pairs if b is not None]
@@ -150,7 +210,7 @@ def paired(rows: list[dict], ref_rows: list[dict], metric: str) -> Paired | None
     if len({a["eval_set"] for a, _ in pairs} | {b["eval_set"] for _, b in pairs}) != 1:
         raise ValueError("a paired comparison needs the same evaluation problems on both sides")
     D = np.array([per_problem(a, metric) - per_problem(b, metric) for a, b in pairs])  # (S, P)
-    D = D[:, ~np.isnan(D).any(axis=0)]         # drop problems whose coverage is unknown
+    D = D[:, ~np.isnan(D).any(axis=0)]  # drop problems whose coverage is unknown
     if D.shape[1] == 0:
         return None
     diff, half_p = interval(D.mean(axis=0)) if D.shape[1] > 1 else (float(D.mean()), math.inf)
@@ -190,7 +250,9 @@ def verdict_line(name: str, ref: str, comps: list[Paired]) -> str:
     else:
         end = f"better than {ref} on {', '.join(better)}, nowhere worse"
     seeds = comps[0].seeds if comps else []
-    note = " (one seed: the seed-to-seed spread is unknown, so nothing can be claimed)" if len(seeds) < 2 else ""
+    note = (
+        " (one seed: the seed-to-seed spread is unknown, so nothing can be claimed)" if len(seeds) < 2 else ""
+    )
     return f"{name} vs {ref}: " + "; ".join(parts) + f". Verdict: {end}{note}."
 
 
@@ -229,8 +291,10 @@ def worlds(rows: list[dict]) -> dict:
     (countdown3 before countdown4), whatever order the file holds them in."""
     out: dict = {}
     for r in rows:
-        w = out.setdefault((r["task"], r["model"]), {"base": None, "settings": {}, "baseline": {},
-                                                    "note": {}, "n": r["eval_n"]})
+        w = out.setdefault(
+            (r["task"], r["model"]),
+            {"base": None, "settings": {}, "baseline": {}, "note": {}, "n": r["eval_n"]},
+        )
         if r["kind"] == "base":
             w["base"] = r
         else:
@@ -280,19 +344,27 @@ def results_table(results: list[dict]) -> str:
     for (task, model), w in worlds(results).items():
         ms = compared_metrics(w["n"])
         head = "| setting | seeds | " + " | ".join(metric_words(m) for m in ms) + " | vs reference |"
-        lines = [f"**{task}** (model: {model}, {w['n']} samples per problem)", "", head,
-                 "|" + "---|" * (len(ms) + 3)]
+        lines = [
+            f"**{task}** (model: {model}, {w['n']} samples per problem)",
+            "",
+            head,
+            "|" + "---|" * (len(ms) + 3),
+        ]
         if w["base"] is not None:
-            lines.append("| base | - | " + " | ".join(
-                f"{value(w['base'], m):.{2 if m == 'distinct_correct' else 3}f}" for m in ms) + " | |")
+            lines.append(
+                "| base | - | "
+                + " | ".join(f"{value(w['base'], m):.{2 if m == 'distinct_correct' else 3}f}" for m in ms)
+                + " | |"
+            )
         for name, rows in w["settings"].items():
             cells = [cell(*setting_summary(rows, m), 2 if m == "distinct_correct" else 3) for m in ms]
             ref = w["baseline"][name] or ("base" if w["base"] is not None else None)
             refrows = w["settings"].get(ref) if ref != "base" else [w["base"]]
             marks = ""
             if refrows:
-                marks = f"{ref}: " + " ".join(f"{metric_words(p.metric)} {SYMBOL[p.verdict]}"
-                                              for p in compare(rows, refrows, w["n"]))
+                marks = f"{ref}: " + " ".join(
+                    f"{metric_words(p.metric)} {SYMBOL[p.verdict]}" for p in compare(rows, refrows, w["n"])
+                )
             lines.append(f"| {name} | {len(rows)} | " + " | ".join(cells) + f" | {marks} |")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"

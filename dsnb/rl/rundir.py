@@ -9,12 +9,15 @@
 Resuming continues from the newest checkpoint. Rows that a crash left *after* that checkpoint
 are moved to metrics.discarded.jsonl (nothing lost) so the resumed run does not log a step twice.
 """
+
 from __future__ import annotations
 
 import json
 import shutil
 import time
 from pathlib import Path
+
+import torch
 
 
 class RunDir:
@@ -57,7 +60,6 @@ class RunDir:
 
     def save_checkpoint(self, step: int, policy, state: dict, keep: int = 3) -> Path:
         """Adapter + trainer state for `step` (the number of finished steps). Atomic via DONE."""
-        import torch
         path = self.ckpt_root / f"step_{step:06d}"
         if path.exists():
             shutil.rmtree(path)

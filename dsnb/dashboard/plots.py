@@ -10,15 +10,21 @@ Two ways to redraw (``FigurePane``):
   figure shows: Colab and VS Code, where FigureWidget has a long record of not rendering
   (plotly.py #2202, #5027; colabtools #498).
 
-``choose_backend("auto")`` picks static in Colab and VS Code, FigureWidget elsewhere.
-Used by ``dsnb.dashboard``; figure functions reuse ``dsnb.run_plots`` (colours, smoothing).
+``choose_plot_backend("auto")`` picks static in Colab and VS Code, FigureWidget elsewhere.
+Used by ``dsnb.dashboard.widget``; figure functions reuse ``dsnb.report`` (colours, smoothing).
 """
+
 from __future__ import annotations
 
 import os
 import sys
 
-from dsnb.run_plots import color, passk_figure, smooth
+import ipywidgets as widgets
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dsnb.report.figures import passk_figure, smooth
+from dsnb.report.palette import color
 
 BACKENDS = ("auto", "figurewidget", "static")
 # (metric key, panel title, y range: fixed [lo, hi], "zero" = from 0, None = free), row by row
@@ -33,11 +39,11 @@ PANELS = [
 SECOND_LINE = {"reward/mean": "correct/mean", "ds/gamma_p": "ds/gamma_n"}
 
 
-def choose_backend(pref: str = "auto") -> str:
-    """"static" in Colab and VS Code (FigureWidget often fails to render there), else
+def choose_plot_backend(pref: str = "auto") -> str:
+    """ "static" in Colab and VS Code (FigureWidget often fails to render there), else
     "figurewidget"; an explicit choice wins.
 
-    >>> choose_backend("static")
+    >>> choose_plot_backend("static")
     'static'
     """
     if pref not in BACKENDS:
@@ -59,8 +65,11 @@ def control_changes(rows: list[dict], keys=("ds/gamma_p", "ds/gamma_n", "entropy
     short = {"ds/gamma_p": "γp", "ds/gamma_n": "γn", "entropy_coef": "entropy", "lr": "lr"}
     out = []
     for prev, row in zip(rows, rows[1:]):
-        moved = [f"{short[k]} {prev[k]:.3g} → {row[k]:.3g}" for k in keys
-                 if k in row and k in prev and row[k] != prev[k]]
+        moved = [
+            f"{short[k]} {prev[k]:.3g} → {row[k]:.3g}"
+            for k in keys
+            if k in row and k in prev and row[k] != prev[k]
+        ]
         if moved:
             out.append(((prev["step"] + row["step"]) / 2, ", ".join(moved)))
     return out
@@ -70,14 +79,13 @@ def training_figure(runs: dict[str, list[dict]], changes=(), show_kl: bool = Fal
     """Six panels of live training metrics, one colour per run, smoothed lines over faint raw
     ones, and a dotted vertical line wherever a control changed (``changes`` = [(x, label)]).
     The first run is drawn widest, so a run that coincides with it stays visible on top."""
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
     panels = list(PANELS)
     if show_kl:
         panels[4] = ("kl", "KL to the base model (k3)", "zero")
-    fig = make_subplots(rows=2, cols=3, subplot_titles=[p[1] for p in panels],
-                        horizontal_spacing=0.08, vertical_spacing=0.17)
-    fig.update_annotations(font_size=12)                  # the panel titles
+    fig = make_subplots(
+        rows=2, cols=3, subplot_titles=[p[1] for p in panels], horizontal_spacing=0.08, vertical_spacing=0.17
+    )
+    fig.update_annotations(font_size=12)  # the panel titles
     for j, (name, rows) in enumerate(runs.items()):
         steps = [r["step"] for r in rows]
         for i, (key, _, _) in enumerate(panels):
@@ -86,20 +94,50 @@ def training_figure(runs: dict[str, list[dict]], changes=(), show_kl: bool = Fal
                 if k is None:
                     continue
                 ys = [r.get(k) for r in rows]
-                is_control = k.startswith("ds/")          # a setting: draw it exactly, as steps
-                fig.add_trace(go.Scatter(x=steps, y=ys, mode="lines", opacity=0.25, hoverinfo="skip",
-                                         line=dict(color=color(name), width=1), showlegend=False,
-                                         visible=not is_control), **pos)
-                fig.add_trace(go.Scatter(x=steps, y=ys if is_control else smooth(ys, window),
-                                         mode="lines", name=name, legendgroup=name,
-                                         showlegend=(i == 0 and dash == "solid"),
-                                         line=dict(color=color(name), width=max(2.0, 5 - 2.5 * j),
-                                                   dash=dash, shape="hvh" if is_control else "linear")),
-                              **pos)
+                is_control = k.startswith("ds/")  # a setting: draw it exactly, as steps
+                fig.add_trace(
+                    go.Scatter(
+                        x=steps,
+                        y=ys,
+                        mode="lines",
+                        opacity=0.25,
+                        hoverinfo="skip",
+                        line=dict(color=color(name), width=1),
+                        showlegend=False,
+                        visible=not is_control,
+                    ),
+                    **pos,
+                )
+                fig.add_trace(
+                    go.Scatter(
+                        x=steps,
+                        y=ys if is_control else smooth(ys, window),
+                        mode="lines",
+                        name=name,
+                        legendgroup=name,
+                        showlegend=(i == 0 and dash == "solid"),
+                        line=dict(
+                            color=color(name),
+                            width=max(2.0, 5 - 2.5 * j),
+                            dash=dash,
+                            shape="hvh" if is_control else "linear",
+                        ),
+                    ),
+                    **pos,
+                )
     for x, label in changes:
         fig.add_vline(x=x, line=dict(color="#555", dash="dot", width=1.5), row="all", col="all")
-        fig.add_annotation(x=x, y=1.0, yref="y domain", text=label, showarrow=False, xanchor="left",
-                           font=dict(size=10, color="#555"), row=1, col=1)
+        fig.add_annotation(
+            x=x,
+            y=1.0,
+            yref="y domain",
+            text=label,
+            showarrow=False,
+            xanchor="left",
+            font=dict(size=10, color="#555"),
+            row=1,
+            col=1,
+        )
     style_axes(fig, panels, max((len(r) for r in runs.values()), default=0))
     return fig
 
@@ -114,24 +152,35 @@ def style_axes(fig, panels, n_steps: int):
             fig.update_yaxes(rangemode="tozero", **pos)
     fig.update_xaxes(dtick=1 if n_steps <= 10 else None, rangemode="tozero")
     fig.update_xaxes(title_text="step", row=2)
-    fig.update_layout(height=520, width=900, template="plotly_white",
-                      margin=dict(t=60, l=45, r=15, b=40),
-                      legend=dict(orientation="h", y=1.13, x=0, xanchor="left"))
+    fig.update_layout(
+        height=520,
+        width=900,
+        template="plotly_white",
+        margin=dict(t=60, l=45, r=15, b=40),
+        legend=dict(orientation="h", y=1.13, x=0, xanchor="left"),
+    )
 
 
-def live_passk_figure(base_curve, evals: dict[str, tuple[int, list[float]]], n_problems: int,
-                      names=()):
+def live_passk_figure(base_curve, evals: dict[str, tuple[int, list[float]]], n_problems: int, names=()):
     """[PK1] pass@k vs k: the base model (dashed) and each run at its latest mini-evaluation.
     Runs in `names` not evaluated yet get an empty line (the figure keeps its structure)."""
     curves = {"base": base_curve or []}
     curves.update({name: evals.get(name, (0, []))[1] for name in names})
     curves.update({name: curve for name, (_, curve) in evals.items()})
-    steps = ", ".join(f"{name} at step {s}" for name, (s, _) in evals.items()) or "waiting for the first evaluation"
+    steps = (
+        ", ".join(f"{name} at step {s}" for name, (s, _) in evals.items())
+        or "waiting for the first evaluation"
+    )
     if evals and all(s == 0 for s, _ in evals.values()):
         steps = "before training: every run is still the base model"
     fig = passk_figure(curves, title=f"pass@k on {n_problems} held-out problems<br><sup>{steps}</sup>")
-    fig.update_layout(height=360, width=440, title_font_size=12, margin=dict(t=50, l=45, r=10, b=40),
-                      legend=dict(x=0.99, y=0.02, xanchor="right"))
+    fig.update_layout(
+        height=360,
+        width=440,
+        title_font_size=12,
+        margin=dict(t=50, l=45, r=10, b=40),
+        legend=dict(x=0.99, y=0.02, xanchor="right"),
+    )
     return fig
 
 
@@ -140,8 +189,10 @@ def figure_bundle(fig) -> dict:
     JupyterLab, Colab or VS Code); outside a kernel, plotly JSON plus HTML."""
     bundle = fig._repr_mimebundle_() or {}
     if not bundle:
-        bundle = {"application/vnd.plotly.v1+json": fig.to_plotly_json(),
-                  "text/html": fig.to_html(include_plotlyjs="cdn", full_html=False)}
+        bundle = {
+            "application/vnd.plotly.v1+json": fig.to_plotly_json(),
+            "text/html": fig.to_html(include_plotlyjs="cdn", full_html=False),
+        }
     return bundle
 
 
@@ -149,11 +200,9 @@ class FigurePane:
     """A plot that redraws in place; ``.widget`` goes into the layout, ``.update(fig)`` redraws."""
 
     def __init__(self, fig, backend: str = "auto"):
-        import ipywidgets as widgets
-        self.backend = choose_backend(backend)
+        self.backend = choose_plot_backend(backend)
         self.redraws = 0
         if self.backend == "figurewidget":
-            import plotly.graph_objects as go
             self.widget = go.FigureWidget(fig)
         else:
             height = fig.layout.height or 450
@@ -164,11 +213,12 @@ class FigurePane:
         """Redraw with `fig` (same structure or not): one batched message, no flicker."""
         self.redraws += 1
         if self.backend == "static":
-            self.widget.outputs = ({"output_type": "display_data", "data": figure_bundle(fig),
-                                    "metadata": {}},)
+            self.widget.outputs = (
+                {"output_type": "display_data", "data": figure_bundle(fig), "metadata": {}},
+            )
             return
         fw = self.widget
-        if len(fw.data) != len(fig.data):          # a new structure: rebuild the traces
+        if len(fw.data) != len(fig.data):  # a new structure: rebuild the traces
             fw.data = ()
             fw.add_traces(list(fig.data))
         with fw.batch_update():

@@ -1,0 +1,203 @@
+"""``dsnb study``: when does DS-GRPO beat GRPO and the entropy heuristics? Measured, not claimed.
+
+A declared grid of named settings x seeds. Every cell trains on the nano world with the same
+budget, then is evaluated on the same held-out problems with the same sampling seed; the base
+model (adapter off) is evaluated once per world. Everything lands in one tidy file:
+
+    OUT/results.jsonl   one row per setting x seed ("kind": "run") + one per world ("kind": "base"):
+                        setting, seed, task, every LossConfig field, pass@k (k = 1..n), pass@1/8/n,
+                        distinct_correct, coverage, per-problem counts c / distinct / coverage
+                        (for paired comparisons) and the training curve
+    OUT/report.html     intervals over seeds, pass@k curves with the base model, paired
+                        comparisons against GRPO and plain verdicts (``dsnb.study.report``)
+    OUT/grid.json       the declared settings and the ones skipped (and why)
+    OUT/runs/NAME_sSEED the run directories (resumable)
+
+Resumable: a cell whose row is in results.jsonl is never recomputed; an interrupted cell resumes
+from its newest checkpoint. Statistics live in ``dsnb.study.stats``. Used by ``dsnb study``, the
+README's results table and notebook 05 (which redraws everything from results.jsonl).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from dsnb.rl.loss import LossConfig
+from dsnb.study.cell import BUDGET, loss_config, missing_model, model_fingerprint, run_cell
+from dsnb.study.grid import Setting, StudyConfig
+from dsnb.study.stats import load_results
+
+
+# ----------------------------------------------------------------------------- the study
+def append_rows(path: Path, rows: list[dict]) -> None:
+    with open(path, "a") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+        f.flush()
+
+
+def select(grid: list[Setting], only=None) -> list[Setting]:
+    """The settings named in `only` (all when None), refusing unknown or duplicate names."""
+    names = [s.name for s in grid]
+    if len(set(names)) != len(names):
+        raise ValueError("setting names in a grid must be unique")
+    unknown = set(only or ()) - set(names)
+    if unknown:
+        raise ValueError(f"unknown setting(s) {sorted(unknown)}; the grid has {names}")
+    return [s for s in grid if only is None or s.name in only]
+
+
+def check_compatible(rows: list[dict], grid: list[Setting], cfg: StudyConfig) -> None:
+    """A results file is one study: refuse to add cells made with another budget or definition."""
+    for r in rows:
+        other = {k: (r[k], getattr(cfg, k)) for k in BUDGET if r.get(k) != getattr(cfg, k)}
+        if other:
+            raise ValueError(
+                f"the results file holds cells made with other budget settings "
+                f"{ {k: v[0] for k, v in other.items()} } (asked: "
+                f"{ {k: v[1] for k, v in other.items()} }); use another --out, or the same settings"
+            )
+    now = {m: model_fingerprint(m) for m in {s.model for s in grid}}
+    for r in rows:
+        if (
+            r.get("model") in now
+            and r.get("model_sha")
+            and now[r["model"]]
+            and r["model_sha"] != now[r["model"]]
+        ):
+            raise ValueError(
+                f"the results file holds {r['model']!r} results made with another model "
+                f"(fingerprint {r['model_sha']}, now {now[r['model']]}): the model was "
+                "re-pretrained since; use another --out"
+            )
+    by_name = {s.name: s for s in grid}
+    for r in rows:
+        s = by_name.get(r["setting"])
+        if r["kind"] == "run" and s is not None:
+            want = {**asdict(loss_config(s, cfg)), "task": s.task, "model": s.model, "train": s.train}
+            if any(r.get(k) != v for k, v in want.items()):
+                raise ValueError(
+                    f"setting {s.name!r} was defined differently when its results were "
+                    f"recorded; give the new definition a new name"
+                )
+
+
+def update_grid_info(out: Path, grid: list[Setting], skipped: dict, cfg: StudyConfig) -> None:
+    """OUT/grid.json: every setting ever declared for this study, and why some were skipped."""
+    path = out / "grid.json"
+    info = json.loads(path.read_text()) if path.exists() else {"settings": {}, "skipped": {}}
+    info["settings"].update({s.name: asdict(s) for s in grid})
+    info["skipped"] = {
+        **{k: v for k, v in info["skipped"].items() if k not in {s.name for s in grid}},
+        **skipped,
+    }
+    info["config"] = asdict(cfg)
+    path.write_text(json.dumps(info, indent=2))
+
+
+def merge_studies(sources, out) -> list[dict]:
+    """Fold the results of studies run elsewhere (another machine, a parallel process with
+    ``--only``) into OUT: every (setting, seed) cell and every world's base row once, refusing
+    other budgets, settings defined differently, or results of another model. Returns OUT's rows."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "results.jsonl"
+    rows = load_results(path) if path.exists() else []
+    info = json.loads((out / "grid.json").read_text()) if (out / "grid.json").exists() else None
+    for src in map(Path, sources):
+        theirs = load_results(src)
+        their_info = json.loads((src / "grid.json").read_text()) if (src / "grid.json").exists() else None
+        both = rows + theirs
+        budget = {k: {r.get(k) for r in both} for k in BUDGET}
+        mixed = {k: sorted(map(str, v)) for k, v in budget.items() if len(v) > 1}
+        if mixed:
+            raise ValueError(f"{src} was run with another budget than {out}: {mixed}")
+        shas: dict = {}
+        for r in both:
+            shas.setdefault(r["model"], set()).add(r.get("model_sha"))
+        other = sorted(m for m, v in shas.items() if len(v) > 1)
+        if other:
+            raise ValueError(f"{src} holds {other} results made with another model than {out}")
+        mine = {(r["setting"], r.get("seed"), r["task"], r["model"]): r for r in rows}
+        new = []
+        for r in theirs:
+            key = (r["setting"], r.get("seed"), r["task"], r["model"])
+            if key in mine:
+                if r["kind"] == "run" and _definition(r) != _definition(mine[key]):
+                    raise ValueError(f"setting {r['setting']!r} is defined differently in {src} and {out}")
+                continue
+            new.append(r)
+            mine[key] = r
+        append_rows(path, new)  # all of a source or nothing of it
+        rows += new
+        if their_info:
+            info = info or {"settings": {}, "skipped": {}, "config": their_info.get("config")}
+            info["settings"].update(their_info["settings"])
+    if info:
+        done = {r["setting"] for r in rows}
+        info["skipped"] = {k: v for k, v in info.get("skipped", {}).items() if k not in done}
+        (out / "grid.json").write_text(json.dumps(info, indent=2))
+    return rows
+
+
+def _definition(row: dict) -> dict:
+    return {k: row.get(k) for k in [f.name for f in fields(LossConfig)] + ["task", "model", "train"]}
+
+
+def run_study(
+    grid: list[Setting],
+    out,
+    seeds=(0, 1, 2),
+    steps: int = 150,
+    eval_problems: int = 150,
+    eval_n: int = 64,
+    *,
+    only=None,
+    progress: bool = True,
+    callbacks=(),
+    report: bool = True,
+    **budget,
+) -> list[dict]:
+    """Run every (setting, seed) cell not yet in OUT/results.jsonl, then write the report.
+
+    `budget` takes the other StudyConfig fields (prompts_per_step, group_size, eval_seed, ...).
+    Settings whose model is missing (countdown4 without data/nano4) are skipped with a message.
+    Returns all rows of the results file.
+    """
+    cfg = StudyConfig(seeds=list(seeds), steps=steps, eval_problems=eval_problems, eval_n=eval_n, **budget)
+    out = Path(out)
+    grid = select(grid, only)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "results.jsonl"
+    rows = load_results(path) if path.exists() else []
+    check_compatible(rows, grid, cfg)
+    skipped = {s.name: why for s in grid if (why := missing_model(s))}
+    for name, why in skipped.items():
+        print(f"dsnb study: skipping {name}: {why}")
+    update_grid_info(out, grid, skipped, cfg)
+    done = {(r["setting"], r["seed"]) for r in rows if r["kind"] == "run"}
+    bases = {(r["task"], r["model"]) for r in rows if r["kind"] == "base"}
+    # seed-major: a study stopped early still has every setting at the first seeds
+    cells = [(s, seed) for seed in cfg.seeds for s in grid if s.name not in skipped]
+    bar = tqdm(cells, desc="study", disable=not progress)
+    for s, seed in bar:
+        if (s.name, seed) in done:
+            continue
+        bar.set_postfix_str(f"{s.name} seed {seed}")
+        new = run_cell(s, seed, cfg, out, (s.task, s.model) not in bases, callbacks, progress)
+        if not new:
+            print(f"dsnb study: {s.name} seed {seed} was stopped; rerun the study to resume it")
+            break
+        append_rows(path, new)
+        bases.add((s.task, s.model))
+    bar.close()
+    rows = load_results(path)
+    if report and rows:
+        from dsnb.study.report import write_study_report  # plotly: only when a report is drawn
+
+        print(f"report: {write_study_report(out)}")
+    return rows
