@@ -59,6 +59,22 @@ GLOSSARY = {
 }
 
 
+MULTIPLICITY_BUCKETS = (("1", 1, 1), ("2-3", 2, 3), ("4+", 4, math.inf))
+"""(name, fewest, most) distinct solutions a problem has, by the exact solver: the multiplicity dial."""
+
+
+def multiplicity_bucket(m: int) -> str | None:
+    """The bucket of a problem with `m` distinct solutions (None when unknown, m = 0).
+
+    >>> [multiplicity_bucket(m) for m in (0, 1, 2, 3, 4, 17)]
+    [None, '1', '2-3', '2-3', '4+', '4+']
+    """
+    for name, lo, hi in MULTIPLICITY_BUCKETS:
+        if lo <= m <= hi:
+            return name
+    return None
+
+
 def describe(key: str) -> str:
     """The GLOSSARY entry for a concrete key: "pass@k/8" -> the "pass@k/<k>" line.
 

@@ -109,9 +109,12 @@ def eval_fields(summary: dict, raw, n: int) -> dict:
             "distinct_correct": summary["distinct_correct"],
             "coverage": summary["coverage"],
             "answer_entropy": summary["answer_entropy"],
+            "top_share": summary["top_share"],
             "c": list(raw.c),
             "distinct": list(raw.distinct),
             "coverage_per_problem": list(raw.coverage),
+            "top_share_per_problem": list(raw.top_share),
+            "multiplicity": list(raw.multiplicity),
         }
     )
     return out

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dsnb.metrics import pass_at_k
+from dsnb.metrics import multiplicity_bucket, pass_at_k
 
 # 97.5% quantiles of Student's t (two-sided 95% intervals), df = 1..30.
 T95 = (
@@ -146,16 +146,45 @@ def compared_metrics(n: int) -> list[str]:
     return [f"pass@{k}" for k in ks] + ["distinct_correct", "coverage"]
 
 
+PER_PROBLEM = {
+    "distinct_correct": "distinct",
+    "coverage": "coverage_per_problem",
+    "top_share": "top_share_per_problem",
+}
+"""Row keys of the per-problem lists behind each metric (pass@k comes from the counts "c")."""
+
+
 def per_problem(row: dict, metric: str):
     """One value per evaluation problem: unbiased pass@k from the counts c, distinct correct
-    solutions, or coverage of the known solution set (nan where the set is unknown). (P,)"""
+    solutions, coverage of the known solution set (nan where the set is unknown) or the top
+    solution's share of the correct samples (nan where none is correct). (P,)"""
     if metric.startswith("pass@"):
         return np.asarray(pass_at_k(row["eval_n"], np.asarray(row["c"]), int(metric[5:])), dtype=float)
-    if metric == "distinct_correct":
-        return np.asarray(row["distinct"], dtype=float)
-    if metric == "coverage":
-        return np.asarray(row["coverage_per_problem"], dtype=float)
-    raise ValueError(f"unknown metric {metric!r}; use pass@k, distinct_correct or coverage")
+    if metric in PER_PROBLEM:
+        return np.asarray(row[PER_PROBLEM[metric]], dtype=float)
+    raise ValueError(f"unknown metric {metric!r}; use pass@k, {', '.join(PER_PROBLEM)}")
+
+
+def in_bucket(row: dict, bucket: str) -> dict:
+    """The row restricted to the problems of one multiplicity bucket ("1", "2-3", "4+"): every
+    per-problem list filtered alike, so every function here (intervals, paired tests, verdicts)
+    works per bucket unchanged. Rows without multiplicities (older results) raise.
+
+    >>> r = {"eval_n": 2, "eval_set": "e", "c": [2, 0, 1], "distinct": [1, 0, 1], "multiplicity": [1, 5, 4]}
+    >>> in_bucket(r, "4+")["c"], in_bucket(r, "4+")["eval_set"]
+    ([0, 1], 'e/4+')
+    """
+    if not row.get("multiplicity"):
+        raise ValueError(
+            "this results row has no per-problem multiplicities (made before the "
+            "multiplicity dial existed); rerun its cell to get per-bucket numbers"
+        )
+    keep = [i for i, m in enumerate(row["multiplicity"]) if multiplicity_bucket(m) == bucket]
+    out = {**row, "eval_set": f"{row.get('eval_set')}/{bucket}"}
+    for key in ("c", "multiplicity", *PER_PROBLEM.values()):
+        if key in row:
+            out[key] = [row[key][i] for i in keep]
+    return out
 
 
 def value(row: dict, metric: str) -> float:
