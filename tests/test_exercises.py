@@ -264,6 +264,8 @@ HOSTILE = [
     lambda *a, **k: torch.zeros(2, 2, 2),
     lambda: 0,  # wrong arity
     lambda *a, **k: float("nan"),
+    lambda *a, **k: (np.zeros(2), np.zeros(2)),  # like the library's (loss, clipped)
+    lambda *a, **k: [[1.0], [2.0, 3.0]],  # ragged
     42,
     "up",
     {"correct": "sideways", "incorrect": "down"},
@@ -280,6 +282,14 @@ def test_nothing_a_student_hands_in_makes_check_raise(exercise_id, cross):
     for answer in HOSTILE:
         result = check(exercise_id, answer, seed=0, **context)
         assert isinstance(result, Result) and result.status in ("wrong", "not yet"), (answer, str(result))
+
+
+def test_common_slips_get_a_specific_message():
+    numpy_on_grad = check("03.2", lambda r, lp, g, gp, gn: torch.tensor(lp.numpy()))
+    assert numpy_on_grad.status == "wrong" and ".detach()" in numpy_on_grad.hint
+    assert "a single number" in check("05.1", lambda n, c, k: [0.5]).hint
+    assert "tuple of 2" in check("04.3", lambda *a: (a[0], a[0])).message
+    assert "(2, 4)" in check("03.1", lambda r, g: r.view(-1, g)).message
 
 
 def test_reading_exercise_without_its_context_says_how_to_call_it():

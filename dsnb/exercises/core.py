@@ -15,6 +15,7 @@ and a hint about the idea, not the expected output.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -70,9 +71,15 @@ class Result:
 
 
 def _html(text: str) -> str:
-    """Escape, and render `code` spans as <code> (messages use backticks for code)."""
+    """Escape; render `code` as <code> and *word* as <em> (messages are plain text)."""
     parts = html.escape(text).split("`")
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts)).replace("\n", "<br>")
+    out = "".join(
+        f"<code>{p}</code>" if i % 2 else _EMPHASIS.sub(r"<em>\1</em>", p) for i, p in enumerate(parts)
+    )
+    return out.replace("\n", "<br>")
+
+
+_EMPHASIS = re.compile(r"\*([^*\s][^*]*?)\*")  # *word* in a message: emphasis
 
 
 class _Verdict(Exception):
@@ -187,7 +194,10 @@ def call(fn, *args, **kwargs):
     except NotImplementedError:
         not_yet("your function still raises NotImplementedError: write its body.")
     except Exception as err:  # the student's bug: report it, do not crash the notebook
-        wrong(f"your function raised {type(err).__name__}: {err}", "run it by hand on a small input first.")
+        hint = "run it by hand on a small input first."
+        if "requires grad" in str(err):
+            hint = "an input carries a gradient, as in training: `.detach()` it before `.numpy()`."
+        wrong(f"your function raised {type(err).__name__}: {err}", hint)
     if out is None or out is Ellipsis:
         not_yet(
             "your function returns None: its body is still the `...` blank, or it has no `return` "
@@ -198,17 +208,23 @@ def call(fn, *args, **kwargs):
 
 def as_array(out, shape=None, what: str = "your function") -> np.ndarray:
     """The student's output as a float numpy array (from numpy, torch or a list), shape-checked."""
+    if isinstance(out, tuple):
+        wrong(
+            f"{what} returned a tuple of {len(out)} items.", "return one result only (an array or a tensor)."
+        )
     if hasattr(out, "detach"):  # a torch tensor; no torch import needed to recognise it
         out = out.detach().cpu().numpy()
     try:
         arr = np.asarray(out, dtype=float)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RuntimeError):
         wrong(f"{what} returned {type(out).__name__}, not numbers.", "return an array (or a tensor).")
     if shape is not None and arr.shape != tuple(shape):
-        wrong(
-            f"{what} returned shape {arr.shape}, expected {tuple(shape)}.",
-            "check the reshape at the end: return one value per input element, flat.",
+        hint = (
+            "return a single number (a float)."
+            if tuple(shape) == ()
+            else "check the reshape at the end: the result has one value per row of the input."
         )
+        wrong(f"{what} returned shape {arr.shape}, expected {tuple(shape)}.", hint)
     return arr
 
 
@@ -232,9 +248,22 @@ def diagnose(out: np.ndarray, mistakes, *args, **kwargs) -> str:
 
 
 _SIGNS = {
-    1: ("up", "+", "+1", "1", "increase", "increases", "rise", "rises", "higher", "more", "grows"),
-    -1: ("down", "-", "-1", "decrease", "decreases", "fall", "falls", "lower", "less", "drops", "shrinks"),
-    0: ("same", "0", "no change", "unchanged", "stays", "equal", "none", "stay"),
+    1: ("up", "↑", "+", "+1", "1", "increase", "increases", "rise", "rises", "higher", "more", "grows"),
+    -1: (
+        "down",
+        "↓",
+        "-",
+        "-1",
+        "decrease",
+        "decreases",
+        "fall",
+        "falls",
+        "lower",
+        "less",
+        "drops",
+        "shrinks",
+    ),
+    0: ("same", "=", "0", "no change", "unchanged", "stays", "equal", "none", "stay"),
 }
 
 

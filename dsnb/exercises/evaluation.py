@@ -10,7 +10,7 @@ from dsnb.exercises.core import as_array, call, close, dict_answer, exercise, ri
 
 _PK_MISTAKES = {
     "biased": "that is 1 − (1 − c/n)^k, which draws the k samples *with* replacement and is biased "
-    "low. Draw k of your n samples without replacement: pass@k = 1 − C(n − c, k)/C(n, k).",
+    "low. Draw k of your n samples *without* replacement: how many of the k-subsets hold no correct one?",
     "complement": "C(n − c, k)/C(n, k) is the chance that all k drawn samples are *wrong*: take 1 minus it.",
     "linear": "k·c/n is the rare-answer approximation, and it can exceed 1.",
 }

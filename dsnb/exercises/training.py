@@ -164,7 +164,10 @@ def _check_ds_advantage(student, rng):
             "group normalisation and is not itself normalised.",
         ),
     ]
-    generic = "[DS3]: A_i − gamma_p·log pi(y_i) where r_i = 1, A_i + gamma_n·log pi(y_i) elsewhere."
+    generic = (
+        "[DS3] starts from A_i; correct completions (r_i = 1) get a term with gamma_p, the others "
+        "one with gamma_n, both proportional to log pi(y_i). Check the signs and which set is which."
+    )
     cases = _ds_cases(torch, rng)
     for r, lp, g, gp, gn in cases:
         expected = ds_advantages(r, lp, g, gp, gn).numpy()
@@ -357,7 +360,10 @@ def _check_clipped_surrogate(student, rng):
             "the ratio is upside down: ρ = pi/pi_old.",
         ),
     ]
-    generic = "[PPO1]: ρ = exp(logp − logp_old), L = −min(ρ·A, clip(ρ, 1 − eps_low, 1 + eps_high)·A)."
+    generic = (
+        "[PPO1]: the ratio from the two log-probs, both branches times A, the pessimistic branch, "
+        "and the sign of a loss (to be minimised)."
+    )
     for lp, old, a, lo, hi in cases:
         ref_lp = lp.clone().requires_grad_(True)
         expected, _ = clipped_surrogate(ref_lp, old, a, lo, hi)
