@@ -309,7 +309,7 @@ def test_results_render_as_a_coloured_box_in_a_notebook_and_as_text_elsewhere():
     boxes = [r._repr_html_() for r in (good, bad, blank)]
     assert "#2e7d32" in boxes[0] and "#c62828" in boxes[1] and "#8d6e00" in boxes[2]
     assert "Hint:" in boxes[1] and "Hint:" not in boxes[0]
-    assert "<code>...</code>" in boxes[2]  # backticks become code spans
+    assert "...</code>" in boxes[2] and "<code style=" in boxes[2]  # backticks become code spans
     assert str(good).startswith("[05.1] ✓ RIGHT") and "Hint:" in str(bad) and "NOT YET" in str(blank)
     hostile = Result("05.1", "t", "wrong", "<script>alert(1)</script>", "a < b")
     assert "<script>" not in hostile._repr_html_() and "&lt;script&gt;" in hostile._repr_html_()

@@ -74,11 +74,12 @@ def _html(text: str) -> str:
     """Escape; render `code` as <code> and *word* as <em> (messages are plain text)."""
     parts = html.escape(text).split("`")
     out = "".join(
-        f"<code>{p}</code>" if i % 2 else _EMPHASIS.sub(r"<em>\1</em>", p) for i, p in enumerate(parts)
+        f"{_CODE}{p}</code>" if i % 2 else _EMPHASIS.sub(r"<em>\1</em>", p) for i, p in enumerate(parts)
     )
     return out.replace("\n", "<br>")
 
 
+_CODE = '<code style="background:#0000000f;color:#1a1a1a;padding:0 3px;border-radius:3px">'  # any theme
 _EMPHASIS = re.compile(r"\*([^*\s][^*]*?)\*")  # *word* in a message: emphasis
 
 
