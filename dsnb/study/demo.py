@@ -304,8 +304,8 @@ def write_demo_report(path, summary: dict, curves: dict[str, list[list[dict]]]) 
         + "</div>",
         f"<p>The nano world: a {cfg['task']} model pretrained by dsnb, LoRA-trained with each method for "
         f"{cfg['steps']} steps ({cfg['prompts_per_step']} prompts x G = {cfg['group_size']}), then evaluated "
-        f"on {cfg['eval_problems']} held-out problems with n = {cfg['eval_n']} samples each. The base model is "
-        "the same network with the adapter off.</p>",
+        f"on {cfg['eval_problems']} held-out problems with n = {cfg['eval_n']} samples each. The base model "
+        "is the same network with the adapter off.</p>",
         f"<p class='note'><b>Seeds and noise.</b> {len(seeds)} training seed(s): {seeds}. With 3 or more "
         "seeds the table shows the mean ± a 95% interval over seeds; with 2 it shows the mean and each "
         "seed's value in brackets; with 1 the value alone. A difference counts only when the paired 95% "

@@ -123,8 +123,11 @@ def finding(label: str, ref_label: str, comps: list[Paired], values: dict, n_see
 
     >>> p = Paired("pass@1", 0.05, 0.01, 0.02, [0, 1, 2], 150)
     >>> q = Paired("distinct_correct", 0.03, 0.01, 0.09, [0, 1, 2], 150)
-    >>> finding("DS", "GRPO", [p, q], {"pass@1": (0.30, 0.25), "distinct_correct": (0.87, 0.84)}, 3)
-    'DS vs GRPO: higher pass@1 (0.300 vs 0.250) beyond the noise of 3 seeds; distinct correct 0.87 vs 0.84 within noise.'
+    >>> text = finding("DS", "GRPO", [p, q], {"pass@1": (0.3, 0.25), "distinct_correct": (0.87, 0.84)}, 3)
+    >>> for part in text.split("; "):
+    ...     print(part)
+    DS vs GRPO: higher pass@1 (0.300 vs 0.250) beyond the noise of 3 seeds
+    distinct correct 0.87 vs 0.84 within noise.
     """
     said = {"better": [], "worse": [], "within noise": []}
     for p in comps:
@@ -260,14 +263,13 @@ def verdict_table(world: dict) -> str:
     for name, ref in order:
         ref_rows = [world["base"]] if ref == "base" else world["settings"][ref]
         comps = {p.metric: p for p in compare(world["settings"][name], ref_rows, world["n"])}
-        cells = "".join(
-            f"<td class='num {VERDICT_CLASS[comps[m].verdict]}'>{fmt_diff(comps[m])} {SYMBOL[comps[m].verdict]}</td>"
-            if m in comps
-            else "<td>-</td>"
-            for m in ms
-        )
+        cells = "".join(verdict_cell(comps[m]) if m in comps else "<td>-</td>" for m in ms)
         body.append(f"<tr><td>{html.escape(name)} <small>vs {html.escape(ref)}</small></td>{cells}</tr>")
     return f"<table class='verdicts'><tr><th>setting</th>{head}</tr>{''.join(body)}</table>"
+
+
+def verdict_cell(p: Paired) -> str:
+    return f"<td class='num {VERDICT_CLASS[p.verdict]}'>{fmt_diff(p)} {SYMBOL[p.verdict]}</td>"
 
 
 # ----------------------------------------------------------------------------- figures
@@ -468,9 +470,8 @@ def write_study_report(out) -> Path:
     for key, world in worlds(rows).items():
         first = next(iter(world["settings"].values()), [world["base"]])[0]
         blocks += world_blocks(key, world, first)
-        found.append(
-            f"<li><b>{html.escape(key[0])}</b>: {html.escape(world_finding(world, world_labels(world))['headline'])}</li>"
-        )
+        headline = world_finding(world, world_labels(world))["headline"]
+        found.append(f"<li><b>{html.escape(key[0])}</b>: {html.escape(headline)}</li>")
     ran = {r["setting"] for r in rows}
     missing = {
         n: info["skipped"].get(n, "not run yet (or left out with --only)")
