@@ -139,6 +139,15 @@ def grid(n_panels: int, cols: int = 2) -> tuple[int, int]:
     return math.ceil(n_panels / cols), cols
 
 
+def specs(n_panels: int, rows: int, cols: int) -> list[list]:
+    """make_subplots specs that leave the unused cells of a grid empty (no bare axes there).
+
+    >>> specs(3, 2, 2)
+    [[{}, {}], [{}, None]]
+    """
+    return [[{} if r * cols + c < n_panels else None for c in range(cols)] for r in range(rows)]
+
+
 def legend_key(fig, text: str, width: float = 2.5, dash: str = "solid", fill: bool = False) -> None:
     """A grey legend entry that explains a line style or band ("thin line: each step's value")."""
     fig.add_trace(
@@ -280,7 +289,7 @@ def training_curves(
     legend_key(fig, f"thick line: moving average over {window} steps")
     if n_seeds > 1:
         legend_key(fig, f"band: range over {n_seeds} seeds", fill=True)
-    height, top = 120 + 300 * len(panels), 105 if title else 80
+    height, top = 120 + 300 * len(panels), 100 if title else 80
     fig.update_layout(
         height=height,
         margin=dict(t=top, l=60, r=10, b=50),
@@ -316,6 +325,7 @@ def passk_figure(
     fig = make_subplots(
         rows=rows,
         cols=cols,
+        specs=specs(len(panels), rows, cols),
         subplot_titles=[t for t, _ in panels] if len(panels) > 1 else None,
         vertical_spacing=0.14 if rows > 1 else 0.1,
         horizontal_spacing=0.08,
@@ -426,7 +436,7 @@ def bars(
             col=j,
         )
         fig.update_xaxes(title_text=words.get(key, key), row=1, col=j)
-    fig.update_yaxes(autorange="reversed", row=1, col=1)
+    fig.update_yaxes(autorange="reversed", title_text="method", row=1, col=1)
     fig.update_layout(
         height=150 + 26 * len(names),
         template="plotly_white",

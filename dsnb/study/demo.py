@@ -301,6 +301,13 @@ def write_demo_report(path, summary: dict, curves: dict[str, list[list[dict]]]) 
         "<div class='finding'><b>Finding</b> (paired test on the same problems, " + n_seeds + "). "
         f"<b>{html.escape(found[0])}</b>"
         + "".join(f"<div>{html.escape(x)}</div>" for x in found[1:])
+        + (
+            f"<div><small>With {n_seeds} only a very large difference can clear the noise: "
+            "<code>dsnb demo --seeds 0 1 2</code> or the study (3 seeds, dsnb/data/results/study) "
+            "tell more.</small></div>"
+            if len(seeds) < 3
+            else ""
+        )
         + "</div>",
         f"<p>The nano world: a {cfg['task']} model pretrained by dsnb, LoRA-trained with each method for "
         f"{cfg['steps']} steps ({cfg['prompts_per_step']} prompts x G = {cfg['group_size']}), then evaluated "

@@ -25,6 +25,7 @@ from dsnb.report.figures import (
     panel_groups,
     passk_figure,
     rgba,
+    specs,
     training_curves,
     wrap,
 )
@@ -290,6 +291,7 @@ def delta_figure(world: dict, labels: dict | None = None, st: dict | None = None
     fig = make_subplots(
         rows=rows,
         cols=cols,
+        specs=specs(len(panels), rows, cols) if panels else None,
         subplot_titles=titles or None,
         shared_yaxes=True,
         vertical_spacing=0.32 / rows if rows > 1 else 0.1,
