@@ -127,7 +127,7 @@ def finding(label: str, ref_label: str, comps: list[Paired], values: dict, n_see
     >>> text = finding("DS", "GRPO", [p, q], {"pass@1": (0.3, 0.25), "distinct_correct": (0.87, 0.84)}, 3)
     >>> for part in text.split("; "):
     ...     print(part)
-    DS vs GRPO: higher pass@1 (0.300 vs 0.250) beyond the noise of 3 seeds
+    DS vs GRPO: higher pass@1 (0.300 vs 0.250), beyond the noise of 3 seeds
     distinct correct 0.87 vs 0.84 within noise.
     """
     said = {"better": [], "worse": [], "within noise": []}
@@ -143,14 +143,14 @@ def finding(label: str, ref_label: str, comps: list[Paired], values: dict, n_see
         for key, word in (("better", "higher"), ("worse", "lower"))
         if said[key]
     ]
-    text = head + " and ".join(parts) + f" beyond the noise of {seed_words(n_seeds)}"
+    text = head + ", ".join(parts) + f", beyond the noise of {seed_words(n_seeds)}"
     if said["within noise"]:
         text += "; " + and_join([f"{m} {v}" for m, v in said["within noise"]]) + " within noise"
     return text + "."
 
 
 def headline_comps(rows: list[dict], ref_rows: list[dict], n: int) -> list[Paired]:
-    ms = [m.format(n=n) for m in HEADLINE_METRICS]
+    ms = list(dict.fromkeys(m.format(n=n) for m in HEADLINE_METRICS))  # n = 1: pass@1 once
     return [p for p in (paired(rows, ref_rows, m) for m in ms) if p is not None]
 
 
