@@ -1,7 +1,7 @@
 """Evaluation and training metrics: unbiased pass@k, per-prompt diversity, group diagnostics.
 
 numpy only (no torch), so notebooks can analyse saved samples without the training stack.
-Used by the evaluator, the trainer's logging and notebooks 03-05. Formulas: METHOD.md section 8
+Used by the evaluator, the trainer's logging and notebooks 03-05. Formulas: docs/method.md section 8
 and [PK1] (Chen et al. 2021). Every logged key is defined once, in :data:`GLOSSARY`.
 
 A *record* is one prompt's samples, a dict with

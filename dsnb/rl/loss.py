@@ -5,7 +5,7 @@ method page (docs/method.md) sections 5-6, tags [PPO1], [KL3], [ENT2], [AGG1] he
 advantages, where differential smoothing lives ([GRPO1], [DS3]-[DS5]), are in
 ``dsnb.rl.advantages``.
 
-Every baseline is the same loss with one switch (METHOD.md section 6): plain GRPO is the
+Every baseline is the same loss with one switch (docs/method.md section 6): plain GRPO is the
 default; gamma_p, gamma_n > 0 is DS-GRPO; ``normalize_std=False`` + ``loss_agg="dr-grpo"`` is
 Dr.GRPO; ``entropy_coef`` is the entropy bonus (> 0) or penalty (< 0); ``clip_eps_high >
 clip_eps_low`` is DAPO's clip-higher. Shapes: completion tensors are (N, T), N = B·G ordered

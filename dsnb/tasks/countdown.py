@@ -3,9 +3,9 @@
 An instance is a few integers ``nums`` and a ``target``; an answer is an arithmetic expression
 that uses every number exactly once, inside ``<answer>...</answer>``. This module holds the
 instance type, a seeded generator, the prompt templates, answer extraction and the [CD1]
-score (METHOD.md section 7; TinyZero's ``verl/utils/reward_score/countdown.py``, see
-/work/shared/reference/anchors.md section 3.1). Distinct solutions come from
-``dsnb.tasks.solver``. Used by the nano world, the trainers and the diversity notebooks.
+score (docs/method.md section 7; TinyZero's ``verl/utils/reward_score/countdown.py``).
+Distinct solutions come from ``dsnb.tasks.solver``. Used by the nano world, the trainers and
+the diversity notebooks.
 
 Differences from TinyZero's scorer, all deliberate: it is given the *completion* only (TRL
 passes completions separately), so there is no "Assistant:" split and no "last line only"

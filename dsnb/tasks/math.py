@@ -4,8 +4,8 @@ GSM8K references end with ``#### N``; models write ``\\boxed{N}``, ``#### N`` or
 with the number. This module extracts the answer (boxed first, then ``####``, then the last
 number), normalises it (commas, ``$``, units, ``\\frac``/``\\dfrac``, ``\\text{}``,
 ``\\left( \\right)``, percentages, trailing ``.0``) to an exact ``Fraction`` and compares.
-Used by ``dsnb.tasks.rewards.gsm8k_correct`` and the GPU notebooks (anchors.md section 2.3:
-score binary correctness separately from any shaped format reward).
+Used by ``dsnb.tasks.rewards.gsm8k_correct`` and the GPU notebooks. As in the Unsloth GSM8K
+notebooks, binary correctness is scored separately from any shaped format reward.
 """
 
 from __future__ import annotations
