@@ -99,7 +99,8 @@ def cmd_nano(a):
     }
     if a.recipe:  # reproduce a shipped model: its dsnb_nano.json holds the recipe
         kw = {**read_recipe(a.recipe), **kw}
-    cfg = NanoConfig.smoke() if a.smoke else NanoConfig(**kw)
+    preset = "smoke" if a.smoke else a.preset
+    cfg = NanoConfig(**kw) if preset == "default" else getattr(NanoConfig, preset)(**kw)
     writable_dir(a.out, "--out")
     print(f"nano model written to {pretrain(cfg, a.out)}")
 
@@ -256,6 +257,13 @@ def parser() -> argparse.ArgumentParser:
         "--recipe",
         metavar="JSON",
         help="a shipped model's dsnb_nano.json: rebuild that model, flags override (default: none)",
+    )
+    n.add_argument(
+        "--preset",
+        choices=["default", "multi", "smoke"],
+        default="default",
+        help="default: the 3-number model (dsnb/data/nano); multi: the flagship countdown4m model "
+        "(dsnb/data/nano4m) (default: default)",
     )
     n.add_argument(
         "--smoke", action="store_true", help="a seconds-long smoke model, for tests (default: off)"

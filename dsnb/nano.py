@@ -20,15 +20,23 @@ import math
 import random
 import time
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from dsnb.tasks import countdown
-from dsnb.tasks.data import is_heldout
+from dsnb.tasks.arith import parse
+from dsnb.tasks.data import countdown_rows, is_heldout
 
 CHARS = list("0123456789+-*/() =:")
+STATE_SEP = "|"
+"""Separates scratchpad steps from the numbers left after them (only in scratchpad models)."""
 SPECIALS = ["<pad>", "<s>", "</s>", "<unk>"]
 TAGS = ["<answer>", "</answer>"]
 OPS = "+-*/"
+
+
+MULTI = dict(num_count=4, hi=10, world="countdown4m", scratchpad=True, mistake_frac=0.0, context=96)
+"""The countdown4m recipe (see :meth:`NanoConfig.multi` and docs/world_search.md for why)."""
 
 
 @dataclass
@@ -59,6 +67,16 @@ class NanoConfig:
     """Skew over an instance's correct solutions: weight ∝ 1 / rank^s (0 = uniform)."""
     mistake_frac: float = 0.2
     """Fraction of examples that are a wrong-operator mistake instead of a solution."""
+    world: str = ""
+    """Pretrain on the train split of this Countdown world's problem file (e.g. "countdown4m"),
+    instances drawn by their random-expression weight; "" = draw n_instances random instances
+    from num_count, lo, hi (the 3- and 4-number models)."""
+    scratchpad: bool = False
+    """Write the solution's steps before the answer, each a two-number operation followed by the
+    numbers left (``9+7|2 5 16|16+5|2 21|21+2<answer>9+7+5+2</answer>``), so that every step is a
+    small, explicit problem. It earns nothing by itself: only the answer block is graded."""
+    context: int = 64
+    """Positions the model can attend to (prompt + completion)."""
     seed: int = 0
     """Seeds the pool, the sampling of examples and the weights."""
 
@@ -69,19 +87,31 @@ class NanoConfig:
             raise ValueError("need 2 <= lo < hi (1 would allow fake solutions via x1 and /1)")
         if not 0.0 <= self.mistake_frac < 1.0:
             raise ValueError("mistake_frac must be in [0, 1): some examples must be correct")
+        if self.world:
+            from dsnb.tasks.data import WORLDS
+
+            if self.world not in WORLDS:
+                raise ValueError(f"world={self.world!r}: choose one of {sorted(WORLDS)} or '' (random)")
+        if self.layers < 1 or self.width % self.heads or self.context < 16:
+            raise ValueError("need layers >= 1, a width the heads divide and a context of >= 16 positions")
 
     @classmethod
-    def smoke(cls):
+    def smoke(cls, **kw):
         """A few seconds: for tests, not for a useful model."""
-        return cls(n_instances=200, layers=1, width=32, heads=2, steps=20, batch_size=32)
+        return cls(**{**dict(n_instances=200, layers=1, width=32, heads=2, steps=20, batch_size=32), **kw})
+
+    @classmethod
+    def multi(cls, **kw):
+        """The flagship multiplicity world's model (dsnb/data/nano4m, task countdown4m)."""
+        return cls(**{**MULTI, **kw})
 
 
-def build_tokenizer():
+def build_tokenizer(scratchpad: bool = False):
     """Character-level tokenizer; <answer> and </answer> are single tokens. (No downloads.)"""
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {t: i for i, t in enumerate(SPECIALS + TAGS + CHARS)}
+    vocab = {t: i for i, t in enumerate(SPECIALS + TAGS + CHARS + ([STATE_SEP] if scratchpad else []))}
     tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
     tok.decoder = decoders.Fuse()
@@ -105,7 +135,7 @@ def build_model(cfg: NanoConfig, vocab_size: int):
         num_hidden_layers=cfg.layers,
         num_attention_heads=cfg.heads,
         num_key_value_heads=cfg.heads,
-        max_position_embeddings=64,
+        max_position_embeddings=cfg.context,
         tie_word_embeddings=True,
         pad_token_id=0,
         bos_token_id=1,
@@ -144,28 +174,84 @@ def mistake(expr: str, rng: random.Random) -> str:
     return expr[:i] + rng.choice([o for o in OPS if o != expr[i]]) + expr[i + 1 :]
 
 
-def example_pool(cfg: NanoConfig):
-    """[(prompt, [(solution, weight), ...])] for the pretraining instances (held-out excluded)."""
-    pool = []
+def scratchpad(expr: str, nums) -> str | None:
+    """The steps of ``expr`` in the order they are computed, each a two-number operation and the
+    numbers left after it (the numbers not used yet in prompt order, then the results so far);
+    None when a step is not a non-negative integer (it has no short text) or needs a unary minus.
+
+    >>> scratchpad("9+7+5+2", [2, 5, 7, 9])
+    '9+7|2 5 16|16+5|2 21|21+2'
+    >>> scratchpad("(7-2)*(5-3)", [2, 3, 5, 7]), scratchpad("6/(4-3/2)", [2, 3, 4, 6])
+    ('7-2|3 5 5|5-3|5 2|5*2', None)
+    """
+    left, made, parts = [Fraction(n) for n in nums], [], []
+
+    def walk(t):
+        if t[0] == "num":
+            return ("leaf", t[1])
+        if t[0] not in OPS:
+            raise ArithmeticError("unary minus")
+        a, b = walk(t[1]), walk(t[2])
+        x, y = a[1], b[1]
+        if t[0] == "/" and y == 0:
+            raise ArithmeticError("division by zero")
+        v = {"+": x + y, "-": x - y, "*": x * y, "/": x / y if y else x}[t[0]]
+        if v < 0 or v.denominator != 1:
+            raise ArithmeticError("no short text for this step")
+        for kind, val in (a, b):
+            (left if kind == "leaf" else made).remove(val)
+        made.append(v)
+        parts.append(f"{x}{t[0]}{y}")
+        parts.append(" ".join(str(n) for n in left + made))
+        return ("made", v)
+
+    try:
+        walk(parse(expr))
+    except (ArithmeticError, ValueError):
+        return None
+    return STATE_SEP.join(parts[:-1])  # no state after the last step: it is the target
+
+
+def pool_instances(cfg: NanoConfig) -> list[tuple[countdown.Instance, float]]:
+    """(instance, draw weight) for pretraining; held-out instances never enter."""
+    if cfg.world:
+        rows = countdown_rows("train", None, cfg.world)
+        return [(countdown.Instance(tuple(r["nums"]), r["target"]), r.get("weight", 1.0)) for r in rows]
     insts = countdown.generate(
         cfg.n_instances * 10 // 9 + 50, num_count=cfg.num_count, lo=cfg.lo, hi=cfg.hi, seed=cfg.seed
     )
-    for inst in insts:
-        if is_heldout(inst.nums, inst.target):
-            continue
+    return [(inst, 1.0) for inst in insts if not is_heldout(inst.nums, inst.target)][: cfg.n_instances]
+
+
+def example_pool(cfg: NanoConfig):
+    """[(prompt, [(completion, weight), ...], draw weight)] for the pretraining instances; with
+    a scratchpad only the solutions whose steps all have short text are shown."""
+    pool = []
+    for inst, weight in pool_instances(cfg):
         sols = sorted(countdown.solve(inst.nums, inst.target), key=lambda s: style_preference(shape_rank(s)))
+        if cfg.scratchpad:
+            sols = [s for s in sols if scratchpad(s, inst.nums) is not None]
         weights = [1.0 / (r + 1) ** cfg.zipf_s for r in range(len(sols))]
-        pool.append((countdown.render_prompt(inst, "nano"), list(zip(sols, weights))))
-    return pool[: cfg.n_instances]
+        if sols:
+            pool.append((countdown.render_prompt(inst, "nano"), list(zip(sols, weights)), weight))
+    return pool
+
+
+def render_completion(expr: str, nums, cfg: NanoConfig) -> str:
+    """What the model is trained to write for the solution `expr`."""
+    steps = scratchpad(expr, nums) if cfg.scratchpad else None
+    return f"{steps}<answer>{expr}</answer>" if steps else f"<answer>{expr}</answer>"
 
 
 def draw_example(pool, cfg: NanoConfig, rng: random.Random) -> tuple[str, str]:
     """One (prompt, completion) pair: a skew-weighted solution or a mistake made from one."""
-    prompt, sols = rng.choice(pool)
+    prompt, sols, _ = rng.choices(pool, weights=[w for _, _, w in pool])[0]
     expr = rng.choices([s for s, _ in sols], weights=[w for _, w in sols])[0]
+    nums = [int(x) for x in prompt.split("=")[0].split()]
     if rng.random() < cfg.mistake_frac:
         expr = mistake(expr, rng)
-    return prompt, f"<answer>{expr}</answer>"
+        return prompt, f"<answer>{expr}</answer>"  # a mistake has no scratchpad: its value is wrong
+    return prompt, render_completion(expr, nums, cfg)
 
 
 def encode_batch(tok, pairs):
@@ -193,7 +279,7 @@ def pretrain(cfg: NanoConfig, out: str | Path, progress: bool = True) -> Path:
 
     torch.manual_seed(cfg.seed)
     rng = random.Random(cfg.seed)
-    tok = build_tokenizer()
+    tok = build_tokenizer(cfg.scratchpad)
     model = build_model(cfg, len(tok))
     pool = example_pool(cfg)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)

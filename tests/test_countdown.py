@@ -179,3 +179,24 @@ def test_asking_for_more_instances_than_exist_fails_after_a_bounded_number_of_dr
     with pytest.raises(ValueError, match="seem to hold no more"):
         generate(5000, num_count=2, lo=2, hi=4, seed=0)  # a few dozen exist
     assert len(draws) < cd.STALL + 5000 < 1000 * 5000  # not 1000 x n draws
+
+
+def test_a_scratchpad_before_the_answer_never_changes_the_score():
+    """The countdown4m model writes its steps (numbers, operators and "|") before the answer tag:
+    the score reads only the final answer block, whatever the steps say (right, wrong or garbage)."""
+    from dsnb.nano import NanoConfig, render_completion
+    from dsnb.tasks.registry import get_task
+
+    cfg = NanoConfig.multi()
+    checked = 0
+    for p in get_task("countdown4m").load("eval", 40):
+        nums, target = p.columns["nums"], p.columns["target"]
+        for expr in solve(nums, target)[:3]:
+            full = render_completion(expr, nums, cfg)
+            bare = f"<answer>{expr}</answer>"
+            assert score(full, nums, target) == score(bare, nums, target) == 1.0
+            assert solution_key(full, nums, target) == solution_key(bare, nums, target)
+            checked += full != bare
+        lying = f"{nums[0]}+{nums[1]}|{target}|{target}<answer>{nums[0]}</answer>"
+        assert score(lying, nums, target) == 0.1  # the steps claim the target: no credit
+    assert checked > 60

@@ -9,7 +9,7 @@ from dsnb.tasks.solver import canonical_solutions
 
 def test_shipped_rows_carry_their_exact_solution_sets():
     for k in (3, 4):
-        for row in countdown_rows("eval", 20, k):  # a sample: the solver is tested elsewhere
+        for row in countdown_rows("eval", 20, f"countdown{k}"):  # a sample: the solver is tested elsewhere
             assert set(row["solutions"]) == canonical_solutions(row["nums"], row["target"])
             first = row["solutions"][0]
             assert score(f"<answer>{first}</answer>", row["nums"], row["target"]) == 1.0
@@ -19,9 +19,9 @@ def test_problem_files_load_with_hf_datasets(tmp_path, monkeypatch):
     datasets = pytest.importorskip("datasets")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     ds = datasets.load_dataset(
-        "json", data_files=str(problems_path(3)), split="train", cache_dir=str(tmp_path / "cache")
+        "json", data_files=str(problems_path("countdown3")), split="train", cache_dir=str(tmp_path / "cache")
     )
-    rows = read_jsonl(problems_path(3))
+    rows = read_jsonl(problems_path("countdown3"))
     assert ds.num_rows == len(rows) and ds[0]["nums"] == rows[0]["nums"]
     assert set(ds.column_names) == {"split", "nums", "target", "solutions"}
 
@@ -35,6 +35,6 @@ def test_a_torn_jsonl_line_is_reported_with_its_file_and_line(tmp_path):
 
 def test_asking_for_more_problems_than_a_split_holds_is_refused():
     with pytest.raises(ValueError, match="has"):
-        countdown_rows("eval", 10**6, 3)
+        countdown_rows("eval", 10**6, "countdown3")
     with pytest.raises(ValueError, match="split must be"):
-        countdown_rows("test", 1, 3)
+        countdown_rows("test", 1, "countdown3")

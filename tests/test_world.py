@@ -3,7 +3,7 @@
 import json
 
 from dsnb.tasks import countdown
-from dsnb.tasks.data import build_countdown_problems, is_heldout, problems_path
+from dsnb.tasks.data import WORLDS, build_countdown_problems, is_heldout, problems_path
 from dsnb.tasks.registry import get_task
 
 
@@ -34,8 +34,8 @@ def test_every_listed_solution_is_correct_and_the_list_is_complete():
 
 def test_shipped_problem_files_are_reproduced_by_their_recipe():
     for k in (3,):  # 4 numbers: same code, ~1-2 minutes of enumeration; the 3-number case suffices
-        train, evl = build_countdown_problems(k)
-        rows = [json.loads(x) for x in problems_path(k).read_text().splitlines()]
+        train, evl = build_countdown_problems(**WORLDS[f"countdown{k}"])
+        rows = [json.loads(x) for x in problems_path(f"countdown{k}").read_text().splitlines()]
         assert [r for r in rows if r["split"] == "train"] == [{"split": "train", **r} for r in train]
         assert [r for r in rows if r["split"] == "eval"] == [{"split": "eval", **r} for r in evl]
 

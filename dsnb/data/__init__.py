@@ -1,13 +1,15 @@
 """The files dsnb ships inside the package (so a wheel or ``pip install git+...`` has them too).
 
-    nano/, nano4/          the pretrained nano models (Hugging Face directories + dsnb_nano.json)
+    nano/, nano4/, nano4m/ the pretrained nano models (Hugging Face directories + dsnb_nano.json):
+                           3-number, 4-number, and the flagship multiplicity world countdown4m
     problems/<task>.jsonl  Countdown problem files: train and eval rows with their solution sets
     gsm8k/                 the first 200 GSM8K test problems (MIT licence, gsm8k/LICENSE)
     results/               recorded results: the demo's summary, the study's results.jsonl
 
 Code asks this module for paths instead of building them, so nothing depends on where the
 package was installed. Environment overrides (tests point them at tiny models):
-``DSNB_NANO`` for the 3-number model, ``DSNB_NANO4`` for the 4-number one.
+``DSNB_NANO`` for the 3-number model, ``DSNB_NANO4`` for the 4-number one, ``DSNB_NANO4M``
+for the flagship one.
 """
 
 from __future__ import annotations
@@ -16,10 +18,11 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-MODEL_ENV = {"nano": "DSNB_NANO", "nano4": "DSNB_NANO4"}
+MODEL_ENV = {"nano": "DSNB_NANO", "nano4": "DSNB_NANO4", "nano4m": "DSNB_NANO4M"}
 PRETRAIN_HINT = {
     "nano": "dsnb nano pretrain --out {path}",
     "nano4": "dsnb nano pretrain --num-count 4 --mistake-frac 0.55 --out {path}",
+    "nano4m": "dsnb nano pretrain --preset multi --out {path}",
 }
 
 
@@ -33,9 +36,9 @@ def path(*parts: str) -> Path:
 
 
 def model_dir(name: str = "nano", must_exist: bool = True) -> Path:
-    """Where a shipped nano model lives ("nano": 3-number Countdown, "nano4": 4-number);
-    ``$DSNB_NANO`` / ``$DSNB_NANO4`` override it. Raises FileNotFoundError with the command
-    that rebuilds it when the directory holds no model."""
+    """Where a shipped nano model lives ("nano": 3-number Countdown, "nano4": 4-number,
+    "nano4m": the flagship countdown4m world); ``$DSNB_NANO`` etc. override it. Raises
+    FileNotFoundError with the command that rebuilds it when the directory holds no model."""
     if name not in MODEL_ENV:
         raise ValueError(f"unknown shipped model {name!r}; choose one of {sorted(MODEL_ENV)}")
     env = os.environ.get(MODEL_ENV[name])

@@ -88,12 +88,12 @@ def grade(task: Task, problems: list[Problem], completions: list[str], group_siz
 
 # ----------------------------------------------------------------------------- Countdown
 def countdown_problems(
-    split: str, n: int, seed: int = 0, template: str = "nano", num_count: int = 3
+    split: str, n: int | None, seed: int = 0, template: str = "nano", world: str = "countdown3"
 ) -> list[Problem]:
     """The first `n` problems of a split of the shipped file (train order is reshuffled by the
     trainer's own seeded RNG; eval problems are the same for every run and method)."""
     out = []
-    for r in countdown_rows(split, n, num_count):
+    for r in countdown_rows(split, n, world):
         inst = countdown.Instance(tuple(r["nums"]), r["target"])
         out.append(
             Problem(
@@ -109,13 +109,11 @@ def _countdown_key(completion, columns):
     return countdown.solution_key(completion, columns["nums"], columns["target"])
 
 
-def countdown_task(num_count: int) -> Task:
+def countdown_task(world: str) -> Task:
     def load(split, n, seed=0, template="nano"):
-        return countdown_problems(split, n, seed, template, num_count)
+        return countdown_problems(split, n, seed, template, world)
 
-    return Task(
-        f"countdown{num_count}", load, countdown_reward, _countdown_key, "nano", tuple(countdown.TEMPLATES)
-    )
+    return Task(world, load, countdown_reward, _countdown_key, "nano", tuple(countdown.TEMPLATES))
 
 
 # ----------------------------------------------------------------------------- GSM8K
@@ -142,8 +140,9 @@ def _gsm8k_key(completion, columns):
 
 
 TASKS: dict[str, Callable[[], Task]] = {
-    "countdown3": lambda: countdown_task(3),
-    "countdown4": lambda: countdown_task(4),
+    "countdown3": lambda: countdown_task("countdown3"),
+    "countdown4": lambda: countdown_task("countdown4"),
+    "countdown4m": lambda: countdown_task("countdown4m"),
     "gsm8k": lambda: Task("gsm8k", gsm8k_problems, gsm8k_correct, _gsm8k_key, "chat", GSM8K_TEMPLATES),
 }
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from fractions import Fraction
 from functools import lru_cache
 
-from dsnb.tasks.arith import c_add, c_mul, c_num, render
+from dsnb.tasks.arith import c_add, c_mul, c_num, evaluate, parse, render
 
 
 class Expr:
@@ -193,3 +193,31 @@ def solution_multiplicity(nums, target) -> int:
 def canonical_solutions(nums, target) -> set[str]:
     """The canonical strings of all solutions (compare with ``arith.canonical(answer)``)."""
     return {render(e.form) for e in solution_forms(nums, target).values()}
+
+
+def has_identity(expr: str) -> bool:
+    """True when ``expr`` is an *identity variant*: somewhere it multiplies or divides by a
+    sub-expression worth 1, or adds or subtracts one worth 0 (``15*(3-8/4)``, ``x*(3-2)``).
+
+    Such variants are distinct solutions to the canonical form (it does not simplify), but
+    they are "cheap": any x*(a-b) with a-b = 1 doubles as x/(a-b). A world that wants real
+    solution multiplicity leaves out the instances that have any (``identity_free``).
+
+    >>> has_identity("(3-8/4)*15"), has_identity("15/(8-3-4)"), has_identity("(8-5)*10+13")
+    (True, True, False)
+    """
+
+    def walk(t) -> bool:
+        if t[0] == "num":
+            return False
+        if t[0] == "neg":
+            return walk(t[1])
+        op, a, b = t
+        va, vb = evaluate(a), evaluate(b)
+        if op in "*/" and (vb == 1 or (op == "*" and va == 1)):
+            return True
+        if op in "+-" and (vb == 0 or (op == "+" and va == 0)):
+            return True
+        return walk(a) or walk(b)
+
+    return walk(parse(expr))
