@@ -66,11 +66,11 @@ def cmd_nano(a):
 
 def cmd_train(a):
     from dsnb.rl.loss import LossConfig
+    from dsnb.rl.rundir import RunDir
     from dsnb.rl.trainer import PRESETS, TrainConfig, Trainer
 
-    if a.preset not in PRESETS:
+    if a.preset is not None and a.preset not in PRESETS:
         raise SystemExit(f"unknown preset {a.preset!r}; choose from {PRESETS}")
-    preset = getattr(TrainConfig, a.preset)()
     loss = {
         k: v
         for k, v in dict(
@@ -83,16 +83,23 @@ def cmd_train(a):
         ).items()
         if v is not None
     }
-    over = {
-        k: v
-        for k, v in dict(run_dir=a.run_dir, steps=a.steps, seed=a.seed, task=a.task).items()
-        if v is not None
-    }
-    cfg = TrainConfig.from_dict(
-        {**asdict(preset), **over, "loss": LossConfig(**{**asdict(preset.loss), **loss})}
-    )
-    Trainer(cfg).train()
-    print(f"run written to {cfg.run_dir}")
+    over = {k: v for k, v in dict(steps=a.steps, seed=a.seed, task=a.task).items() if v is not None}
+    run_dir = a.run_dir or getattr(TrainConfig, a.preset or "nano")().run_dir
+    if a.resume and a.preset is None and RunDir(run_dir, create=False).has_config():
+        trainer = Trainer.resume(run_dir, **over, **({"loss": loss} if loss else {}))  # only what was given
+    else:
+        preset = getattr(TrainConfig, a.preset or "nano")()
+        cfg = TrainConfig.from_dict(
+            {
+                **asdict(preset),
+                **over,
+                "run_dir": run_dir,
+                "loss": LossConfig(**{**asdict(preset.loss), **loss}),
+            }
+        )
+        trainer = Trainer(cfg, resume=a.resume, overwrite=a.overwrite)
+    trainer.train()
+    print(f"run written to {run_dir} (step {trainer.step})")
 
 
 def cmd_resume(a):
@@ -168,8 +175,17 @@ def parser() -> argparse.ArgumentParser:
     n.add_argument("--smoke", action="store_true")
     n.set_defaults(fn=cmd_nano)
     r = sub.add_parser("train", help="one training run")
-    r.add_argument("--preset", default="nano")
+    r.add_argument("--preset", help="nano (default), smoke or colab_t4")
     r.add_argument("--run-dir")
+    again = r.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="if RUN_DIR holds a run, continue it (flags may change only its length and live controls)",
+    )
+    again.add_argument(
+        "--overwrite", action="store_true", help="if RUN_DIR holds a run, delete it and start over"
+    )
     r.add_argument("--task")
     r.add_argument("--steps", type=int)
     r.add_argument("--seed", type=int)
@@ -206,11 +222,22 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    from dsnb.rl.errors import RunDirError, TrainingHalted  # torch-free
+
     try:
         args.fn(args)
-    except ValueError as err:  # bad input: a clear message, no traceback
+    except (ValueError, RunDirError) as err:  # bad input or an unusable run directory: one clear line
         print(f"dsnb: error: {err}", file=sys.stderr)
         return 2
+    except TrainingHalted as err:  # the run stopped itself, after saving a checkpoint
+        print(f"dsnb: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:  # the trainer saved what there was and said where
+        print("dsnb: interrupted", file=sys.stderr)
+        return 130
+    except OSError as err:  # a full disk, a vanished directory: the system's reason, no traceback
+        print(f"dsnb: error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 
