@@ -627,3 +627,35 @@ def test_resuming_a_read_only_copy_of_a_run_is_one_clear_error(smoke_cfg):
             Trainer.resume(run, progress=False, steps=3)
     finally:
         run.chmod(0o755)
+
+
+def test_a_run_of_older_dsnb_still_resumes_and_a_killed_save_leaves_no_junk(smoke_cfg):
+    """Older run directories: run_dir inside config.json, DONE holding just the step, no log sizes.
+    They resume (trimmed by step), and leftovers of a save killed halfway are removed."""
+    cfg = replace(smoke_cfg, steps=4, checkpoint_every=2)
+    with Trainer(cfg, progress=False, callbacks=[stop_after(2)]) as tr:
+        tr.train()
+    run = RunDir(cfg.run_dir)
+    stored = json.loads((run.path / "config.json").read_text())
+    (run.path / "config.json").write_text(json.dumps({**stored, "run_dir": "/somewhere/else"}))
+    ckpt = run.checkpoints()[-1]
+    (ckpt / "DONE").write_text("2")  # the old marker
+    run.append("metrics", {"step": 3, "reward/mean": -1.0})  # a crash after step 3
+    (run.ckpt_root / ".step_000004.deadbeef.tmp").mkdir()  # a save killed halfway
+    with Trainer.resume(cfg.run_dir, progress=False) as tr:
+        assert tr.step == 2
+        tr.train()
+    assert [r["step"] for r in run.read("metrics")] == [1, 2, 3, 4]
+    assert run.read("metrics.discarded")[0]["reward/mean"] == -1.0
+    assert not list(run.ckpt_root.glob(".step_*")) and not Path("/somewhere/else").exists()
+
+
+def test_an_unreadable_old_lock_file_is_taken_over(smoke_cfg, capsys):
+    run = Path(smoke_cfg.run_dir)
+    run.mkdir(parents=True)
+    (run / "LOCK").write_text("")
+    old = time.time() - 60
+    os.utime(run / "LOCK", (old, old))
+    with Trainer(smoke_cfg, progress=False):
+        pass
+    assert "lock file is unreadable" in capsys.readouterr().err

@@ -149,7 +149,9 @@ class RunLock:
             return {}  # half-written (its creator is between open and write) or garbage
 
     def _describe(self, h: dict) -> str:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h.get("started", 0)))
+        if not h.get("started"):
+            return "unknown: the lock file is unreadable"
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h["started"]))
         return f"pid {h.get('pid', '?')} on {h.get('host', '?')}, since {when}"
 
     def acquire(self) -> RunLock:
@@ -292,6 +294,18 @@ class RunDir:
             raise
         except OSError as err:
             raise RunDirError(f"cannot create {self.path / 'LOCK'} ({err.strerror or err})") from None
+
+    def clean_leftovers(self) -> list[str]:
+        """Remove what an interrupted save left behind (a half-written checkpoint or config in a
+        temporary name); call only while holding the lock. Returns the names removed."""
+        junk = list(self.ckpt_root.glob(".step_*")) if self.ckpt_root.exists() else []
+        junk += list(self.path.glob(".*.tmp")) + list(self.path.glob(".dsnb-write-test-*"))
+        for p in junk:
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
+        return [p.name for p in junk]
 
     # -------------------------------------------------------------------- config and state
     def has_config(self) -> bool:

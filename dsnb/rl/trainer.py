@@ -252,6 +252,7 @@ class Trainer:
     def _open(self, policy, callbacks, progress, resume, overwrite):
         cfg = self.cfg
         stored, changes = None, {}
+        self.run.clean_leftovers()
         if self.run.holds_run():
             if overwrite:
                 say(f"overwrite=True: deleted the run in {self.run.path} ({', '.join(self.run.clear())})")
