@@ -119,11 +119,11 @@ def read_recipe(path) -> dict:
 
 def cmd_train(a):
     from dsnb.rl.loss import LossConfig
+    from dsnb.rl.rundir import RunDir
     from dsnb.rl.trainer import PRESETS, TrainConfig, Trainer
 
-    if a.preset not in PRESETS:
+    if a.preset is not None and a.preset not in PRESETS:
         raise SystemExit(f"unknown preset {a.preset!r}; choose from {PRESETS}")
-    preset = getattr(TrainConfig, a.preset)()
     loss = {
         k: v
         for k, v in dict(
@@ -136,17 +136,23 @@ def cmd_train(a):
         ).items()
         if v is not None
     }
-    over = {
-        k: v
-        for k, v in dict(run_dir=a.run_dir, steps=a.steps, seed=a.seed, task=a.task).items()
-        if v is not None
-    }
-    cfg = TrainConfig.from_dict(
-        {**asdict(preset), **over, "loss": LossConfig(**{**asdict(preset.loss), **loss})}
-    )
-    writable_dir(cfg.run_dir, "--run-dir")
-    Trainer(cfg).train()
-    print(f"run written to {cfg.run_dir}")
+    over = {k: v for k, v in dict(steps=a.steps, seed=a.seed, task=a.task).items() if v is not None}
+    run_dir = a.run_dir or getattr(TrainConfig, a.preset or "nano")().run_dir
+    if a.resume and a.preset is None and RunDir(run_dir, create=False).has_config():
+        trainer = Trainer.resume(run_dir, **over, **({"loss": loss} if loss else {}))  # only what was given
+    else:
+        preset = getattr(TrainConfig, a.preset or "nano")()
+        cfg = TrainConfig.from_dict(
+            {
+                **asdict(preset),
+                **over,
+                "run_dir": run_dir,
+                "loss": LossConfig(**{**asdict(preset.loss), **loss}),
+            }
+        )
+        trainer = Trainer(cfg, resume=a.resume, overwrite=a.overwrite)
+    trainer.train()
+    print(f"run written to {run_dir} (step {trainer.step})")
 
 
 def cmd_resume(a):
@@ -266,8 +272,18 @@ def parser() -> argparse.ArgumentParser:
         help="one training run",
         description="One RL run of a preset, with any loss switch overridden; resumable with `dsnb resume`.",
     )
-    r.add_argument("--preset", default="nano", help="smoke, nano (CPU) or colab_t4 (GPU) (default: nano)")
+    r.add_argument("--preset", help="smoke, nano (CPU) or colab_t4 (GPU) (default: nano)")
     r.add_argument("--run-dir", metavar="DIR", help="where the run is written (default: runs/nano)")
+    again = r.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="if DIR holds a run, continue it; flags may change only its length and live controls "
+        "(default: off)",
+    )
+    again.add_argument(
+        "--overwrite", action="store_true", help="if DIR holds a run, delete it and start over (default: off)"
+    )
     r.add_argument("--task", help="countdown3, countdown4, gsm8k, ... (default: the preset's, countdown3)")
     r.add_argument("--steps", type=int, help="RL steps (default: the preset's; nano: 150)")
     r.add_argument("--seed", type=int, help="training seed (default: 0)")
@@ -327,16 +343,21 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    from dsnb.rl.errors import RunDirError, TrainingHalted  # torch-free
+
     try:
         args.fn(args)
-    except ValueError as err:  # bad input: a clear message, no traceback
+    except (ValueError, RunDirError) as err:  # bad input or an unusable run directory: one clear line
         print(f"dsnb: error: {err}", file=sys.stderr)
         return 2
+    except TrainingHalted as err:  # the run stopped itself, after saving a checkpoint
+        print(f"dsnb: error: {err}", file=sys.stderr)
+        return 1
     except OSError as err:  # a file or directory dsnb cannot read or write
         what = f"{err.strerror or err}: {err.filename}" if err.filename else str(err)
         print(f"dsnb: error: {what}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # the trainer saved what there was and said where
         print(
             "dsnb: interrupted; what was written is kept (`dsnb resume DIR` continues a run; "
             "rerunning `dsnb demo` or `dsnb study` skips finished work)",

@@ -19,6 +19,8 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
+from dsnb.rl.checks import need_bool, need_int, need_number, need_str
+
 __all__ = [
     "LossConfig",
     "clipped_surrogate",
@@ -72,28 +74,37 @@ class LossConfig:
     """The constant length normaliser of "dr-grpo" (T_max); required for it, unused otherwise."""
 
     def __post_init__(self):
-        if self.group_size < 2:
-            raise ValueError(
-                "a group of one completion has no baseline (its advantage is always "
-                "0); use group_size >= 2 (the paper uses 8)"
+        need_int(
+            self,
+            "group_size",
+            lo=2,
+            why="a group of one completion has no baseline (its advantage is always 0); "
+            "use group_size >= 2 (the paper uses 8)",
+        )
+        need_number(
+            self,
+            "clip_eps_low",
+            lo=0.0,
+            hi=1.0,
+            hi_open=True,
+            why="the ratio is clipped below at 1 − clip_eps_low, which must stay positive",
+        )
+        need_number(self, "clip_eps_high", lo=0.0, why="the ratio is clipped above at 1 + clip_eps_high")
+        need_number(self, "beta", lo=0.0, why="a negative KL weight rewards moving away from the reference")
+        need_number(self, "std_eps", lo=0.0, why="it only guards the division by the std")
+        need_number(self, "entropy_coef", why="> 0 is a bonus, < 0 a penalty")
+        for name in ("gamma_p", "gamma_n"):
+            need_number(
+                self,
+                name,
+                lo=0.0,
+                why="gamma_p and gamma_n must be >= 0: the DS signs are built into [DS3] (−gamma_p·log pi "
+                "on correct, +gamma_n·log pi on incorrect); a negative gamma_p would sharpen the "
+                "correct set, the opposite of DS",
             )
-        if not 0.0 <= self.clip_eps_low < 1.0:
-            raise ValueError(
-                "clip_eps_low must be in [0, 1): the ratio is clipped below at "
-                "1 − clip_eps_low, which must stay positive"
-            )
-        if self.clip_eps_high < 0:
-            raise ValueError("clip_eps_high must be >= 0: the ratio is clipped above at 1 + clip_eps_high")
-        if self.beta < 0:
-            raise ValueError("beta must be >= 0: a negative KL weight rewards moving away from the reference")
-        if self.std_eps < 0:
-            raise ValueError("std_eps must be >= 0 (it only guards the division by the std)")
-        if self.gamma_p < 0 or self.gamma_n < 0:
-            raise ValueError(
-                "gamma_p and gamma_n must be >= 0: the DS signs are built into "
-                "[DS3] (−gamma_p·log pi on correct, +gamma_n·log pi on incorrect); a "
-                "negative gamma_p would sharpen the correct set, the opposite of DS"
-            )
+        need_bool(self, "normalize_std")
+        for name in ("loss_agg", "ds_logp", "ds_where", "ds_ref"):
+            need_str(self, name)
         _choice("loss_agg", self.loss_agg, LOSS_AGG, "see [AGG1] in NOTATION.md")
         _choice(
             "ds_logp",
@@ -113,8 +124,8 @@ class LossConfig:
             DS_REF,
             "'old' = the sampling policy (practice), 'base' = adapter disabled (theory)",
         )
-        if self.max_completion_len is not None and self.max_completion_len < 1:
-            raise ValueError("max_completion_len must be a positive number of tokens")
+        if self.max_completion_len is not None:
+            need_int(self, "max_completion_len", lo=1, why="T_max is a positive number of tokens")
         if self.loss_agg == "dr-grpo" and self.max_completion_len is None:
             raise ValueError(
                 "loss_agg='dr-grpo' divides by the constant N·T_max; set "

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ import torch
 from torch import Tensor
 
 from dsnb import data as shipped
+from dsnb.rl.checks import need_bool, need_int, need_number, need_str
 
 BACKENDS = ("auto", "hf", "unsloth")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -59,17 +62,114 @@ class PolicyConfig:
     """Trade compute for memory on long completions (real models on small GPUs)."""
 
     def __post_init__(self):
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend={self.backend!r}: choose one of {BACKENDS}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype={self.dtype!r}: choose one of {DTYPES}")
-        if self.lora_r < 1:
+        if isinstance(self.model, os.PathLike):
+            self.model = os.fspath(self.model)
+        need_str(self, "model", why='name a shipped model ("nano"), a local model directory or a hub id')
+        need_str(self, "backend", BACKENDS)
+        need_str(self, "dtype", DTYPES)
+        need_int(
+            self,
+            "lora_r",
+            lo=1,
+            why="dsnb trains a LoRA adapter and keeps the base frozen, so the base model doubles "
+            "as the reference policy",
+        )
+        need_number(
+            self,
+            "lora_alpha",
+            lo=0,
+            lo_open=True,
+            why="the update is scaled by lora_alpha / lora_r; 0 trains nothing",
+        )
+        need_number(self, "lora_dropout", lo=0.0, hi=1.0, hi_open=True)
+        if isinstance(self.target_modules, tuple):
+            self.target_modules = list(self.target_modules)
+        if isinstance(self.target_modules, str):
+            need_str(self, "target_modules")  # peft's "all-linear" style
+        elif not (
+            isinstance(self.target_modules, list)
+            and self.target_modules
+            and all(isinstance(m, str) and m for m in self.target_modules)
+        ):
             raise ValueError(
-                "lora_r must be >= 1: dsnb trains a LoRA adapter and keeps the base "
-                "frozen, so the base model doubles as the reference policy"
+                f"target_modules must be a non-empty list of layer names such as {LORA_ALL[:2]}, "
+                f"got {self.target_modules!r}"
             )
-        if not 0.0 <= self.lora_dropout < 1.0:
-            raise ValueError("lora_dropout must be in [0, 1)")
+        need_str(self, "device", why='"auto", "cpu", "cuda", "cuda:1" or "mps"')
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except (RuntimeError, ValueError):
+                raise ValueError(
+                    f"device={self.device!r} is not a device torch knows: use "
+                    '"auto", "cpu", "cuda", "cuda:1" or "mps"'
+                ) from None
+        need_bool(self, "load_in_4bit")
+        need_bool(self, "gradient_checkpointing")
+        if self.gguf_file is not None:
+            need_str(self, "gguf_file", why="the name of a .gguf file inside the model directory")
+
+
+def check_device(pref: str) -> None:
+    """Raise ValueError when `pref` names an accelerator this machine does not have (before any
+    model loads: otherwise the failure comes minutes later, from deep inside torch)."""
+    if pref in ("auto", "cpu"):
+        return
+    dev = torch.device(pref)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            build = " (this torch is a CPU-only build)" if torch.version.cuda is None else ""
+            raise ValueError(
+                f"device={pref!r}, but this machine has no CUDA GPU{build}. Use device='auto' "
+                "(the first accelerator found, else cpu) or device='cpu'."
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={pref!r}, but this machine has {torch.cuda.device_count()} CUDA GPU(s) "
+                f"(cuda:0 to cuda:{torch.cuda.device_count() - 1})"
+            )
+    elif dev.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ValueError(f"device={pref!r}, but this machine has no Apple GPU (MPS); use device='auto'")
+    elif dev.type != "cpu":
+        backend = getattr(torch, dev.type, None)
+        if backend is None or not getattr(backend, "is_available", lambda: False)():
+            raise ValueError(f"device={pref!r}, but torch finds no {dev.type} device here; use device='auto'")
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+
+
+def check_model(model: str, gguf_file: str | None = None) -> None:
+    """Raise ValueError unless `model` can load: a shipped name whose files exist, a local
+    directory holding a model (config.json, or the named GGUF file), or a hub id ("owner/name",
+    not a path: "runs/x" where ./runs exists is a missing local directory, not a hub id)."""
+    if model in shipped.MODEL_ENV:
+        try:
+            shipped.model_dir(model)
+        except FileNotFoundError as err:
+            raise ValueError(str(err)) from None
+        return
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(
+                f"model={model!r} is a file; give the model's directory (the one holding config.json)"
+            )
+        need = gguf_file or "config.json"
+        if not (path / need).exists():
+            raise ValueError(
+                f"model={model!r}: {path} holds no {need}, so it is not a model directory "
+                "(save_pretrained writes config.json next to the weights)"
+            )
+        return
+    first = model.split("/")[0]
+    if _HUB_ID.fullmatch(model) and ".." not in model and not (model.count("/") and Path(first).is_dir()):
+        return  # a hub id: transformers downloads it (or finds it in its cache)
+    raise ValueError(
+        f"model={model!r}: no such model directory ({path.absolute()}), and it is not a hub id "
+        f"('owner/name'). Shipped models: {sorted(shipped.MODEL_ENV)}"
+    )
 
 
 def resolve_model_path(model: str) -> str:

@@ -89,6 +89,9 @@ def open_trainer(tcfg, callbacks, progress):
     if not (run / "config.json").exists():
         return Trainer(tcfg, callbacks, progress)
     have, want = RunDir(run).read_config(), json.loads(json.dumps(tcfg.to_dict()))
+    have = TrainConfig.from_dict(have).to_dict()  # an older run's config: today's defaults filled in
+    have, want = json.loads(json.dumps(have)), {k: v for k, v in want.items() if k != "run_dir"}
+    have.pop("run_dir", None)
     if have != want:
         keys = sorted(k for k in want if have.get(k) != want[k])
         raise ValueError(

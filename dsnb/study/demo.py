@@ -97,8 +97,7 @@ def train_config(cfg: DemoConfig, method: str, seed: int) -> TrainConfig:
 def run_one(cfg: DemoConfig, method: str, seed: int, problems, task, base_needed: bool):
     """Train (or resume, or reuse) one run, then evaluate it (and the base model once)."""
     tcfg = train_config(cfg, method, seed)
-    run = Path(tcfg.run_dir)
-    trainer = Trainer.resume(run) if (run / "config.json").exists() else Trainer(tcfg)
+    trainer = Trainer(tcfg, resume=True)  # continues an interrupted run of the same settings
     if trainer.step < tcfg.steps:
         trainer.train()
     res = evaluate(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from dsnb.tasks import countdown
 from dsnb.tasks.data import countdown_rows, load_gsm8k
 from dsnb.tasks.math import extract_model_answer
-from dsnb.tasks.rewards import countdown_reward, gsm8k_correct
+from dsnb.tasks.rewards import countdown_reward, countdown_reward_tinyzero, gsm8k_correct
 
 
 @dataclass(frozen=True)
@@ -109,13 +109,22 @@ def _countdown_key(completion, columns):
     return countdown.solution_key(completion, columns["nums"], columns["target"])
 
 
-def countdown_task(num_count: int) -> Task:
+def _countdown_key_tinyzero(completion, columns):
+    return countdown.solution_key(completion, columns["nums"], columns["target"], tinyzero_compat=True)
+
+
+def countdown_task(num_count: int, tinyzero_compat: bool = False) -> Task:
+    """A Countdown task; ``tinyzero_compat`` grades with TinyZero's rule instead of dsnb's strict one."""
+
     def load(split, n, seed=0, template="nano"):
         return countdown_problems(split, n, seed, template, num_count)
 
-    return Task(
-        f"countdown{num_count}", load, countdown_reward, _countdown_key, "nano", tuple(countdown.TEMPLATES)
+    reward, key = (
+        (countdown_reward_tinyzero, _countdown_key_tinyzero)
+        if tinyzero_compat
+        else (countdown_reward, _countdown_key)
     )
+    return Task(f"countdown{num_count}", load, reward, key, "nano", tuple(countdown.TEMPLATES))
 
 
 # ----------------------------------------------------------------------------- GSM8K
@@ -141,14 +150,19 @@ def _gsm8k_key(completion, columns):
     return extract_model_answer(completion)
 
 
-TASKS: dict[str, Callable[[], Task]] = {
-    "countdown3": lambda: countdown_task(3),
-    "countdown4": lambda: countdown_task(4),
+TASKS: dict[str, Callable[..., Task]] = {
+    "countdown3": lambda **kw: countdown_task(3, **kw),
+    "countdown4": lambda **kw: countdown_task(4, **kw),
     "gsm8k": lambda: Task("gsm8k", gsm8k_problems, gsm8k_correct, _gsm8k_key, "chat", GSM8K_TEMPLATES),
 }
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str, tinyzero_compat: bool = False) -> Task:
+    """The task called `name`; ``tinyzero_compat`` switches Countdown to TinyZero's scorer."""
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; choose one of {sorted(TASKS)}")
-    return TASKS[name]()
+    if not tinyzero_compat:
+        return TASKS[name]()
+    if not name.startswith("countdown"):
+        raise ValueError(f"tinyzero_compat is a Countdown switch (TinyZero's scorer); task {name!r} has none")
+    return TASKS[name](tinyzero_compat=True)
