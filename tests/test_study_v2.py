@@ -157,7 +157,7 @@ def test_plan_lines_state_the_probe_the_cells_and_the_total():
     assert p["cells"] == 30 * 3 + 5 * 2 and p["scale"] == 2.0
     assert p["cell_s"] == pytest.approx(100 * 4.0 + 230 * 64 * 0.004, abs=0.05)  # rounded to 0.1 s
     text = "\n".join(plan_lines(p, processes=2))
-    assert "100 (30 settings x 3 seeds + 5 best x 2 seeds)" in text and "2 parallel processes" in text
+    assert "100 (30 settings x 3 seeds + 5 best x 2 seeds)" in text and "2 parallel ones" in text
 
 
 # ----------------------------------------------------------------------------- end to end
@@ -235,4 +235,4 @@ def test_cli_lists_and_plans_the_v2_grid(tiny_env, capsys):
     argv = ["study", "--grid", "v2", "--plan", "--steps", "2", "--prompts-per-step", "1", "--eval-n", "2"]
     assert main(argv + ["--processes", "2"]) == 0
     said = capsys.readouterr().out
-    assert "estimated total" in said and "per training step" in said and "2 parallel processes" in said
+    assert "estimated total" in said and "per training step" in said and "2 parallel ones" in said

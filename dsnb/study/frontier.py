@@ -263,7 +263,8 @@ def _trace(line: Line, style: dict, metric: str, mask, legend: bool) -> go.Scatt
         x, hx, y, hy = point_xy(p, metric, mask)
         for k, v in zip(("x", "hx", "y", "hy"), (x, hx, y, hy)):
             cols[k].append(v)
-        cols["text"].append("" if p.knob is None else f"{p.knob:g}")
+        ends = p.diverged or p is good[0] or p is good[-1]  # label the sweep's ends (hover: every point)
+        cols["text"].append("" if p.knob is None or not ends else f"{p.knob:g}")
         cols["hover"].append(
             f"{p.setting} ({len(p.rows)} seeds)<br>pass@1 {x:.3f} ± {hx:.3f}<br>{metric} {y:.3f} ± {hy:.3f}"
             + (f"<br>DIVERGED: {p.diverged}" if p.diverged else "")
@@ -334,8 +335,8 @@ def frontier_figure(
         fig.update_xaxes(title_text="pass@1 (correctness)", **pos)
         fig.update_yaxes(title_text=_y_title(ym, n), **pos)
     key = (
-        "lines join a method's sweep (labels: its knob) · bars: 95% intervals over seeds"
-        " · ×: a diverged run · ○: the base model"
+        "lines join a method's sweep (labels: its knob at the ends; hover: every point)"
+        " · bars: 95% intervals over seeds · ×: a diverged run · ○: the base model"
     )
     height = 360 * nrows + 170
     fig.update_layout(
@@ -440,7 +441,10 @@ def compare_lines(a: Line, b: Line, metric: str, mask) -> tuple[str, str, list]:
     if not ca or not cb:
         return "dominance", "none", []
     lo, hi = max(ca[0][0], cb[0][0]), min(ca[-1][0], cb[-1][0])
-    xs = sorted({x for x, _ in ca + cb if lo - 1e-12 <= x <= hi + 1e-12})
+    xs = []
+    for x in sorted(x for x, _ in ca + cb if lo - 1e-12 <= x <= hi + 1e-12):
+        if not xs or x - xs[-1] > 1e-3:  # one comparison per distinct pass@1
+            xs.append(x)
     got = [(x, d) for x in xs if (d := matched_difference(a, b, metric, mask, x)) is not None]
     if got:
         kinds = {d.verdict for _, d in got}

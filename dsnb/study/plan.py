@@ -3,7 +3,11 @@ cells x seconds per cell, from a probe measured on this machine, now.
 
 The probe trains a GRPO cell of the grid's world for a few steps at the study's batch (B prompts x
 G completions) and evaluates a few problems with the study's n samples: seconds per step and per
-evaluation sample. Everything else is arithmetic (:func:`plan`): cells x (steps x s/step +
+evaluation sample. On a shared machine the wall clock says more about the neighbours than about
+the work, so the probe runs on ONE torch thread and counts the CPU seconds of the process: core
+seconds, what the work costs on an idle core (the wall clock seen now is printed too). A study
+then takes core-seconds / P hours in P single-thread processes (``OMP_NUM_THREADS=1``, ``--only``
+per process, then ``--merge``). Everything else is arithmetic (:func:`plan`): cells x (steps x s/step +
 (eval + val problems) x n x s/sample), plus the pre-check's short runs and the base model's
 evaluation, scaled by the completion length when the new world's answers are longer than the
 probe's (sampling cost grows about linearly with the tokens generated). Used by ``dsnb.cli``.
@@ -11,6 +15,7 @@ probe's (sampling cost grows about linearly with the tokens generated). Used by 
 
 from __future__ import annotations
 
+import resource
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -26,30 +31,44 @@ class Probe:
     """The world the probe ran in (the grid's own, or the shipped nano world when that is missing)."""
     model: str
     s_per_step: float
-    """Seconds per training step at the study's B x G (first step, the warm-up, left out)."""
+    """Core seconds (one thread's CPU time) per training step at the study's B x G, after a warm-up."""
     s_per_sample: float
-    """Seconds per evaluation sample (one completion of one problem)."""
+    """Core seconds per evaluation sample (one completion of one problem)."""
     completion_len: float
     """Mean completion length (tokens) the probe saw."""
     note: str = ""
+    wall_per_step: float | None = None
+    """The wall-clock seconds per step seen during the probe (the machine's load included)."""
+    wall_per_sample: float | None = None
+    threads: int = 1
+    """torch threads of the probe (one: CPU time is then core time, with no spin-waiting threads)."""
+
+
+def _cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def measure(setting: Setting, cfg: StudyConfig, steps: int = 3, eval_problems: int = 8) -> Probe:
     """Time `steps` training steps and an evaluation of `eval_problems` problems x cfg.eval_n in
     `setting`'s world (a throw-away run directory). Needs its model on disk."""
+    import torch
+
     from dsnb.rl.evaluate import evaluate
     from dsnb.rl.trainer import Trainer
     from dsnb.study.cell import train_config
 
-    probe_cfg = StudyConfig(**{**asdict(cfg), "steps": steps})
+    probe_cfg = StudyConfig(**{**asdict(cfg), "steps": steps + 1})
+    before, threads = torch.get_num_threads(), 1
+    torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
-        tcfg = train_config(setting, 0, probe_cfg, Path(tmp))
-        trainer = Trainer(tcfg, progress=False)
-        rows = trainer.train()
-        timed = rows[1:] or rows
-        s_step = sum(r["time/step_s"] for r in timed) / len(timed)
+        trainer = Trainer(train_config(setting, 0, probe_cfg, Path(tmp)), progress=False)
+        rows = [trainer.train_step()]  # warm-up: lazy initialisation, first allocations
+        c0, t0 = _cpu(), time.time()
+        rows += [trainer.train_step() for _ in range(steps)]
+        cpu_step, wall_step = (_cpu() - c0) / steps, (time.time() - t0) / steps
         problems = trainer.task.load("eval", eval_problems, 0, trainer.template)
-        t0 = time.time()
+        c0, t0 = _cpu(), time.time()
         evaluate(
             trainer.policy,
             problems,
@@ -60,9 +79,20 @@ def measure(setting: Setting, cfg: StudyConfig, steps: int = 3, eval_problems: i
             seed=cfg.eval_seed,
             base=False,
         )
-        s_sample = (time.time() - t0) / (eval_problems * cfg.eval_n)
+        k = eval_problems * cfg.eval_n
+        cpu_sample, wall_sample = (_cpu() - c0) / k, (time.time() - t0) / k
+    torch.set_num_threads(before)
     length = sum(r["completion/len_mean"] for r in rows) / len(rows)
-    return Probe(setting.task, setting.model, s_step, s_sample, length)
+    return Probe(
+        setting.task,
+        setting.model,
+        cpu_step / threads,
+        cpu_sample / threads,
+        length,
+        wall_per_step=wall_step,
+        wall_per_sample=wall_sample,
+        threads=threads,
+    )
 
 
 def probe_world(grid: list[Setting], cfg: StudyConfig, steps: int = 3, eval_problems: int = 8) -> Probe:
@@ -124,10 +154,16 @@ def plan_lines(p: dict, processes: int = 1) -> list[str]:
     pr = p["probe"]
     h = p["total_s"] / 3600
     lines = [
-        f"probe ({pr['task']}/{pr['model']}): {pr['s_per_step']:.2f} s per training step, "
-        f"{1000 * pr['s_per_sample']:.2f} ms per evaluation sample, "
+        f"probe ({pr['task']}/{pr['model']}, one torch thread): {pr['s_per_step']:.2f} core-s per training "
+        f"step, {1000 * pr['s_per_sample']:.2f} core-ms per evaluation sample, "
         f"completions of {pr['completion_len']:.1f} tokens",
     ]
+    if pr.get("wall_per_step"):
+        slow = pr["wall_per_step"] / max(pr["s_per_step"], 1e-9)
+        lines.append(
+            f"  the wall clock during the probe: {pr['wall_per_step']:.2f} s per step "
+            f"({slow:.1f}x the core time: the machine's load now)"
+        )
     if pr.get("note"):
         lines.append(f"  note: {pr['note']}")
     if p["scale"] != 1.0:
@@ -135,12 +171,13 @@ def plan_lines(p: dict, processes: int = 1) -> list[str]:
     lines += [
         f"cells: {p['cells']} ({p['cells_detail']}), {p['cell_s'] / 60:.1f} min each",
         f"pre-check: {p['precheck_s'] / 60:.1f} min; base model evaluation: {p['base_s'] / 60:.1f} min",
-        f"estimated total: {h:.1f} h in one process"
+        f"estimated total: {h:.1f} core-hours = {h:.1f} h in one single-thread process on an idle core"
         + (
-            f", {h / processes:.1f} h in {processes} parallel processes (--only, then --merge)"
+            f", {h / processes:.1f} h in {processes} parallel ones (OMP_NUM_THREADS=1, --only, then --merge)"
             if processes > 1
             else ""
         ),
-        "  (measured now, on a shared machine: treat it as +-30%; entropy-bonus cells are a little slower)",
+        "  (an estimate: +-30%; entropy-bonus cells are a little slower; a loaded machine is slower by the"
+        " factor above)",
     ]
     return lines

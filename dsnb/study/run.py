@@ -104,6 +104,18 @@ def check_compatible(rows: list[dict], grid: list[Setting], cfg: StudyConfig) ->
                 )
 
 
+def validate_grid(grid: list[Setting], cfg: StudyConfig) -> None:
+    """Everything that can be checked before any work: each setting's task, its LossConfig with
+    the study's group size, and a validation split disjoint from the reported problems."""
+    for s in grid:
+        try:
+            get_task(s.task)
+            loss_config(s, cfg)
+        except ValueError as err:
+            raise ValueError(f"setting {s.name!r}: {err}") from err
+    check_val_split(grid, cfg)
+
+
 def check_val_split(grid: list[Setting], cfg: StudyConfig) -> None:
     """Refuse, before any work, a validation split that would share problems with the reported
     eval problems (eval_problems + val_problems more than a world's eval rows)."""
@@ -206,12 +218,7 @@ def run_study(
     cfg = StudyConfig(seeds=list(seeds), steps=steps, eval_problems=eval_problems, eval_n=eval_n, **budget)
     out = Path(out)
     grid = select(grid, only)
-    for s in grid:
-        try:
-            loss_config(s, cfg)  # the study's group size against each setting, before any work
-        except ValueError as err:
-            raise ValueError(f"setting {s.name!r}: {err}") from err
-    check_val_split(grid, cfg)
+    validate_grid(grid, cfg)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.jsonl"
     rows = load_results(path) if path.exists() else []
@@ -318,6 +325,9 @@ def run_study_v2(
     grid = grid if grid is not None else v2_grid(task, model, prefix)
     out = Path(out)
     cfg = StudyConfig(seeds=list(seeds), **b)
+    validate_grid(select(grid, only), cfg)
+    if all(missing_model(s) for s in grid):
+        raise ValueError(f"no setting's model is on disk ({missing_model(grid[0])}): nothing to run")
     if precheck_steps:
         status = run_precheck(select(grid, only), out, cfg, precheck_steps, seed=seeds[0], progress=progress)
         print("\n".join(["dsnb study: stability pre-check"] + precheck_lines(status)))
