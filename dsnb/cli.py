@@ -9,6 +9,8 @@ dsnb resume runs/ds                                     continue an interrupted 
 dsnb study --out runs/study [--grid quick] [--only grpo ds_asym]   the honest study (hours)
 dsnb study --report-only --out runs/study               redraw its report from results.jsonl
 dsnb study --merge runs/a runs/b --out runs/study       fold studies run in parallel into one
+dsnb study --grid v2 --plan [--task countdown4m --model nano4m]   estimate the second edition's time
+dsnb study --grid v2 --out runs/study2 [--task T --model M]      pre-check, sweeps, selection, seeds
 """
 
 from __future__ import annotations
@@ -179,10 +181,11 @@ def cmd_study(a):
 
         print(f"report: {write_study_report(a.out)}")
         return
-    from dsnb.study.grid import GRIDS, QUICK
-    from dsnb.study.run import run_study
+    from dsnb.study.grid import GRIDS, QUICK, V2_BUDGET, v2_grid
+    from dsnb.study.run import run_study, run_study_v2
 
-    grid = GRIDS[a.grid]()
+    v2 = a.grid == "v2"
+    grid = v2_grid(a.task, a.model, a.prefix) if v2 else GRIDS[a.grid]()
     if a.list:
         for s in grid:
             print(f"{s.name:<26} {s.task:<11} {s.loss or 'GRPO'} {s.train or ''}  {s.note}")
@@ -202,8 +205,25 @@ def cmd_study(a):
         },
     }
     writable_dir(a.out, "--out")
-    run_study(grid, a.out, only=a.only, **budget)
+    if a.plan:
+        return _print_plan(grid, {**(V2_BUDGET if v2 else {}), **budget}, a)
+    if v2:
+        run_study_v2(a.out, a.task, a.model, a.prefix, only=a.only, precheck_steps=a.precheck_steps, **budget)
+    else:
+        run_study(grid, a.out, only=a.only, **budget)
     print(f"results: {a.out}/results.jsonl")
+
+
+def _print_plan(grid, budget, a):
+    from dsnb.study.grid import StudyConfig
+    from dsnb.study.plan import plan, plan_lines, probe_world
+
+    cfg = StudyConfig(**budget)
+    print(f"dsnb study --plan: probing {grid[0].task}/{grid[0].model} (a few training steps and samples) ...")
+    p = plan(
+        grid, cfg, probe_world(grid, cfg), precheck_steps=a.precheck_steps, completion_len=a.completion_len
+    )
+    print("\n".join(plan_lines(p, a.processes)))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -316,8 +336,25 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--out", default="runs/study", help="study directory (default: runs/study)")
     st.add_argument("--prompts-per-step", type=int, metavar="B", help="prompts per step (default: 32)")
     st.add_argument(
-        "--grid", choices=["default", "quick"], default="default", help="which grid (default: default)"
+        "--grid", choices=["default", "quick", "v2"], default="default", help="which grid (default: default)"
     )
+    st.add_argument(
+        "--task", default="countdown3", help="v2: the world's task, e.g. countdown4m (default: countdown3)"
+    )
+    st.add_argument("--model", default="nano", help="v2: the world's model, e.g. nano4m (default: nano)")
+    st.add_argument(
+        "--prefix", default="", help="v2: a prefix for the setting names, for several worlds (default: none)"
+    )
+    st.add_argument(
+        "--precheck-steps", type=int, default=20, help="v2: steps of the stability pre-check (default: 20)"
+    )
+    st.add_argument(
+        "--plan", action="store_true", help="estimate the grid's time from a short probe (default: off)"
+    )
+    st.add_argument(
+        "--completion-len", type=float, help="--plan: expected completion tokens (default: measured)"
+    )
+    st.add_argument("--processes", type=int, default=1, help="--plan: parallel processes (default: 1)")
     st.add_argument("--seeds", type=int, nargs="+", metavar="S", help="training seeds (default: 0 1 2)")
     st.add_argument("--steps", type=int, help="RL steps per cell (default: 150)")
     st.add_argument("--eval-problems", type=int, metavar="P", help="held-out problems (default: 150)")

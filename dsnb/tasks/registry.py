@@ -10,6 +10,8 @@ never appear in training (``dsnb.tasks.data.is_heldout``). stdlib only: no torch
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,6 +60,13 @@ class Task:
     """Prompt template when a run names none ("nano" for Countdown, "chat" for GSM8K)."""
     templates: tuple[str, ...] = ()
     """Templates this task accepts (checked before any model loads)."""
+
+
+def eval_set_id(problems: list[Problem]) -> str:
+    """A fingerprint of a list of problems (their prompts, in order): paired comparisons check that
+    both sides share it, and a figure that recovers per-problem facts checks it too."""
+    text = json.dumps([p.prompt for p in problems], sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def grade(task: Task, problems: list[Problem], completions: list[str], group_size: int) -> Grades:
@@ -133,7 +142,12 @@ GSM8K_TEMPLATES = ("chat", "plain")
 
 def gsm8k_problems(split: str, n: int, seed: int = 0, template: str = "chat") -> list[Problem]:
     """GSM8K problems from the shipped slice (its test split; 'train' and 'eval' are two
-    disjoint halves of it). The prompt asks for the answer in \\boxed{}."""
+    disjoint halves of it; no 'val'). The prompt asks for the answer in \\boxed{}."""
+    if split not in ("train", "eval"):
+        raise ValueError(
+            f"split={split!r}: the 200-problem GSM8K slice has only 'train' and 'eval' halves "
+            "(a validation split would shrink the eval half that results were reported on)"
+        )
     rows = load_gsm8k()
     half = len(rows) // 2
     rows = rows[:half] if split == "train" else rows[half:]
