@@ -9,6 +9,8 @@ dsnb resume runs/ds                                     continue an interrupted 
 dsnb study --out runs/study [--grid quick] [--only grpo ds_asym]   the honest study (hours)
 dsnb study --report-only --out runs/study               redraw its report from results.jsonl
 dsnb study --merge runs/a runs/b --out runs/study       fold studies run in parallel into one
+dsnb study --grid v2 --plan [--task countdown4m --model nano4m]   estimate the second edition's time
+dsnb study --grid v2 --out runs/study2 [--task T --model M]      pre-check, sweeps, selection, seeds
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ def cmd_demo(a):
             methods=a.methods,
             eval_problems=a.eval_problems,
             eval_n=a.eval_n,
+            task=a.world,
         ).items()
         if v is not None
     }
@@ -120,11 +123,11 @@ def read_recipe(path) -> dict:
 
 def cmd_train(a):
     from dsnb.rl.loss import LossConfig
+    from dsnb.rl.rundir import RunDir
     from dsnb.rl.trainer import PRESETS, TrainConfig, Trainer
 
-    if a.preset not in PRESETS:
+    if a.preset is not None and a.preset not in PRESETS:
         raise SystemExit(f"unknown preset {a.preset!r}; choose from {PRESETS}")
-    preset = getattr(TrainConfig, a.preset)()
     loss = {
         k: v
         for k, v in dict(
@@ -137,17 +140,23 @@ def cmd_train(a):
         ).items()
         if v is not None
     }
-    over = {
-        k: v
-        for k, v in dict(run_dir=a.run_dir, steps=a.steps, seed=a.seed, task=a.task).items()
-        if v is not None
-    }
-    cfg = TrainConfig.from_dict(
-        {**asdict(preset), **over, "loss": LossConfig(**{**asdict(preset.loss), **loss})}
-    )
-    writable_dir(cfg.run_dir, "--run-dir")
-    Trainer(cfg).train()
-    print(f"run written to {cfg.run_dir}")
+    over = {k: v for k, v in dict(steps=a.steps, seed=a.seed, task=a.task).items() if v is not None}
+    run_dir = a.run_dir or getattr(TrainConfig, a.preset or "nano")().run_dir
+    if a.resume and a.preset is None and RunDir(run_dir, create=False).has_config():
+        trainer = Trainer.resume(run_dir, **over, **({"loss": loss} if loss else {}))  # only what was given
+    else:
+        preset = getattr(TrainConfig, a.preset or "nano")()
+        cfg = TrainConfig.from_dict(
+            {
+                **asdict(preset),
+                **over,
+                "run_dir": run_dir,
+                "loss": LossConfig(**{**asdict(preset.loss), **loss}),
+            }
+        )
+        trainer = Trainer(cfg, resume=a.resume, overwrite=a.overwrite)
+    trainer.train()
+    print(f"run written to {run_dir} (step {trainer.step})")
 
 
 def cmd_resume(a):
@@ -174,10 +183,11 @@ def cmd_study(a):
 
         print(f"report: {write_study_report(a.out)}")
         return
-    from dsnb.study.grid import GRIDS, QUICK
-    from dsnb.study.run import run_study
+    from dsnb.study.grid import GRIDS, QUICK, V2_BUDGET, v2_grid
+    from dsnb.study.run import run_study, run_study_v2
 
-    grid = GRIDS[a.grid]()
+    v2 = a.grid == "v2"
+    grid = v2_grid(a.task, a.model, a.prefix) if v2 else GRIDS[a.grid]()
     if a.list:
         for s in grid:
             print(f"{s.name:<26} {s.task:<11} {s.loss or 'GRPO'} {s.train or ''}  {s.note}")
@@ -197,8 +207,25 @@ def cmd_study(a):
         },
     }
     writable_dir(a.out, "--out")
-    run_study(grid, a.out, only=a.only, **budget)
+    if a.plan:
+        return _print_plan(grid, {**(V2_BUDGET if v2 else {}), **budget}, a)
+    if v2:
+        run_study_v2(a.out, a.task, a.model, a.prefix, only=a.only, precheck_steps=a.precheck_steps, **budget)
+    else:
+        run_study(grid, a.out, only=a.only, **budget)
     print(f"results: {a.out}/results.jsonl")
+
+
+def _print_plan(grid, budget, a):
+    from dsnb.study.grid import StudyConfig
+    from dsnb.study.plan import plan, plan_lines, probe_world
+
+    cfg = StudyConfig(**budget)
+    print(f"dsnb study --plan: probing {grid[0].task}/{grid[0].model} (a few training steps and samples) ...")
+    p = plan(
+        grid, cfg, probe_world(grid, cfg), precheck_steps=a.precheck_steps, completion_len=a.completion_len
+    )
+    print("\n".join(plan_lines(p, a.processes)))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -229,6 +256,12 @@ def parser() -> argparse.ArgumentParser:
         "--eval-problems", type=int, metavar="P", help="held-out problems (default: 150; --quick: 6)"
     )
     d.add_argument("--eval-n", type=int, metavar="N", help="samples per problem (default: 64; --quick: 8)")
+    d.add_argument(
+        "--world",
+        choices=["countdown4m", "countdown3"],
+        help="countdown4m: 4 numbers, many solutions per problem; countdown3: the low-multiplicity "
+        "contrast (default: countdown4m)",
+    )
     d.set_defaults(fn=cmd_demo)
     t = sub.add_parser(
         "theory",
@@ -274,8 +307,18 @@ def parser() -> argparse.ArgumentParser:
         help="one training run",
         description="One RL run of a preset, with any loss switch overridden; resumable with `dsnb resume`.",
     )
-    r.add_argument("--preset", default="nano", help="smoke, nano (CPU) or colab_t4 (GPU) (default: nano)")
+    r.add_argument("--preset", help="smoke, nano (CPU) or colab_t4 (GPU) (default: nano)")
     r.add_argument("--run-dir", metavar="DIR", help="where the run is written (default: runs/nano)")
+    again = r.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="if DIR holds a run, continue it; flags may change only its length and live controls "
+        "(default: off)",
+    )
+    again.add_argument(
+        "--overwrite", action="store_true", help="if DIR holds a run, delete it and start over (default: off)"
+    )
     r.add_argument("--task", help="countdown3, countdown4, gsm8k, ... (default: the preset's, countdown3)")
     r.add_argument("--steps", type=int, help="RL steps (default: the preset's; nano: 150)")
     r.add_argument("--seed", type=int, help="training seed (default: 0)")
@@ -308,8 +351,25 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("--out", default="runs/study", help="study directory (default: runs/study)")
     st.add_argument("--prompts-per-step", type=int, metavar="B", help="prompts per step (default: 32)")
     st.add_argument(
-        "--grid", choices=["default", "quick"], default="default", help="which grid (default: default)"
+        "--grid", choices=["default", "quick", "v2"], default="default", help="which grid (default: default)"
     )
+    st.add_argument(
+        "--task", default="countdown3", help="v2: the world's task, e.g. countdown4m (default: countdown3)"
+    )
+    st.add_argument("--model", default="nano", help="v2: the world's model, e.g. nano4m (default: nano)")
+    st.add_argument(
+        "--prefix", default="", help="v2: a prefix for the setting names, for several worlds (default: none)"
+    )
+    st.add_argument(
+        "--precheck-steps", type=int, default=20, help="v2: steps of the stability pre-check (default: 20)"
+    )
+    st.add_argument(
+        "--plan", action="store_true", help="estimate the grid's time from a short probe (default: off)"
+    )
+    st.add_argument(
+        "--completion-len", type=float, help="--plan: expected completion tokens (default: measured)"
+    )
+    st.add_argument("--processes", type=int, default=1, help="--plan: parallel processes (default: 1)")
     st.add_argument("--seeds", type=int, nargs="+", metavar="S", help="training seeds (default: 0 1 2)")
     st.add_argument("--steps", type=int, help="RL steps per cell (default: 150)")
     st.add_argument("--eval-problems", type=int, metavar="P", help="held-out problems (default: 150)")
@@ -335,16 +395,21 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    from dsnb.rl.errors import RunDirError, TrainingHalted  # torch-free
+
     try:
         args.fn(args)
-    except ValueError as err:  # bad input: a clear message, no traceback
+    except (ValueError, RunDirError) as err:  # bad input or an unusable run directory: one clear line
         print(f"dsnb: error: {err}", file=sys.stderr)
         return 2
+    except TrainingHalted as err:  # the run stopped itself, after saving a checkpoint
+        print(f"dsnb: error: {err}", file=sys.stderr)
+        return 1
     except OSError as err:  # a file or directory dsnb cannot read or write
         what = f"{err.strerror or err}: {err.filename}" if err.filename else str(err)
         print(f"dsnb: error: {what}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # the trainer saved what there was and said where
         print(
             "dsnb: interrupted; what was written is kept (`dsnb resume DIR` continues a run; "
             "rerunning `dsnb demo` or `dsnb study` skips finished work)",

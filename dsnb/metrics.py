@@ -43,6 +43,7 @@ GLOSSARY = {
     "kl": "[KL3] masked token mean of k3 to the reference (whenever reference log-probs exist)",
     "entropy/token_mean": "[ENT2] masked token mean of the policy's token entropy (nats)",
     "clip/frac": "fraction of completion tokens whose ratio was clipped (no gradient from them)",
+    "clipcov/frac": "[COV1] fraction of completion tokens Clip-Cov muted (no loss, no gradient from them)",
     # written by the trainer (dsnb.rl.trainer) for every step
     "step": "number of finished optimizer steps (the row describes the step that just ran)",
     "reward/mean": "mean task reward over the N = B*G completions of the step",
@@ -55,7 +56,8 @@ GLOSSARY = {
     "entropy_coef": "entropy coefficient in force",
     "lr": "learning rate in force",
     "time/step_s": "wall-clock seconds for the step",
-    "skipped": "1 when the step's loss was not finite and no update was made",
+    "skipped": "1 when no update was made: a non-finite loss, or fp16 gradients that overflowed",
+    "amp/loss_scale": "fp16 runs only: the GradScaler's loss scale used this step (halves on overflow)",
 }
 
 

@@ -35,7 +35,9 @@ TAGS = ["<answer>", "</answer>"]
 OPS = "+-*/"
 
 
-MULTI = dict(num_count=4, hi=10, world="countdown4m", scratchpad=True, mistake_frac=0.0, context=96)
+MULTI = dict(
+    num_count=4, hi=10, world="countdown4m", scratchpad=False, mistake_frac=0.0, context=96, steps=800
+)
 """The countdown4m recipe (see :meth:`NanoConfig.multi` and docs/world_search.md for why)."""
 
 

@@ -96,7 +96,7 @@ def test_bad_output_directories_are_one_line_before_any_work(capsys, tmp_path):
     )
     one_line_error(capsys, ["theory", "--out", str(a_file)], "is a file, not a directory")
     one_line_error(capsys, ["demo", "--quick", "--out", "/proc/x"], "--out /proc/x", "cannot write there")
-    one_line_error(capsys, ["train", "--run-dir", "/proc/x", "--steps", "1"], "--run-dir /proc/x")
+    one_line_error(capsys, ["train", "--run-dir", "/proc/x", "--steps", "1"], "/proc/x")
     one_line_error(capsys, ["study", "--out", str(a_file / "s"), "--grid", "quick"], "cannot write there")
     one_line_error(capsys, ["nano", "pretrain", "--smoke", "--out", str(a_file / "m")], "cannot write there")
     if Path("/etc/hostname").is_file():

@@ -40,6 +40,10 @@ DEMO_METHODS = {
 }
 
 
+WORLD_MODELS = {"countdown4m": "nano4m", "countdown3": "nano", "countdown4": "nano4"}
+"""Each nano world's shipped model (dsnb/data/<model>)."""
+
+
 @dataclass
 class DemoConfig:
     out: str = "runs/demo"
@@ -59,10 +63,17 @@ class DemoConfig:
     """Held-out problems for the final evaluation."""
     eval_n: int = 64
     """Samples per held-out problem (pass@k for k = 1..eval_n)."""
-    task: str = "countdown3"
-    """The nano world's task."""
+    task: str = "countdown4m"
+    """The nano world's task: "countdown4m" (the flagship: many solutions per problem) or
+    "countdown3" (the low-multiplicity contrast: one solution for most problems)."""
+    model: str | None = None
+    """The nano model; None: the world's own (:data:`WORLD_MODELS`)."""
 
     def __post_init__(self):
+        if self.model is None:
+            if self.task not in WORLD_MODELS:
+                raise ValueError(f"task {self.task!r}: give model= too (the worlds: {sorted(WORLD_MODELS)})")
+            self.model = WORLD_MODELS[self.task]
         unknown = set(self.methods) - set(DEMO_METHODS)
         if unknown:
             raise ValueError(f"unknown demo methods {sorted(unknown)}; choose from {list(DEMO_METHODS)}")
@@ -89,6 +100,7 @@ def train_config(cfg: DemoConfig, method: str, seed: int) -> TrainConfig:
         checkpoint_every=max(1, cfg.steps // 3),
         n_train_problems=min(2000, cfg.steps * cfg.prompts_per_step),
     )
+    base = replace(base, policy=replace(base.policy, model=cfg.model))
     if cfg.steps < 10:
         base = replace(base, n_train_problems=64)
     return base
@@ -97,8 +109,7 @@ def train_config(cfg: DemoConfig, method: str, seed: int) -> TrainConfig:
 def run_one(cfg: DemoConfig, method: str, seed: int, problems, task, base_needed: bool):
     """Train (or resume, or reuse) one run, then evaluate it (and the base model once)."""
     tcfg = train_config(cfg, method, seed)
-    run = Path(tcfg.run_dir)
-    trainer = Trainer.resume(run) if (run / "config.json").exists() else Trainer(tcfg)
+    trainer = Trainer(tcfg, resume=True)  # continues an interrupted run of the same settings
     if trainer.step < tcfg.steps:
         trainer.train()
     res = evaluate(
@@ -130,7 +141,7 @@ def run_demo(cfg: DemoConfig) -> dict:
                 res["policy"], res["raw"]["policy"], cfg.eval_n, seed, problems
             )
     summary = summarize(cfg, per_run, base)
-    summary["model_sha"] = model_fingerprint("nano")  # which nano model made these numbers
+    summary["model_sha"] = model_fingerprint(cfg.model)  # which nano model made these numbers
     summary["seconds"] = time.time() - t0
     curves = {m: [load_metrics(Path(cfg.out) / "runs" / f"{m}_s{s}") for s in cfg.seeds] for m in cfg.methods}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))

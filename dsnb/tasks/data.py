@@ -26,7 +26,10 @@ from dsnb.tasks.arith import render
 from dsnb.tasks.math import extract_gsm8k_reference
 from dsnb.tasks.solver import by_value, has_identity
 
-SPLITS = ("train", "eval")
+SPLITS = ("train", "eval", "val")
+"""What a loader accepts. "val" is carved from the *end* of the file's eval rows (the last n, in
+reverse order), so the first eval rows, the ones every report uses, never change: a study picks
+its settings on "val" and reports on "eval", disjoint while n_val + n_eval <= the eval rows."""
 
 
 def read_jsonl(path) -> list[dict]:
@@ -201,15 +204,17 @@ def write_countdown_problems(name: str, **kw) -> Path:
 
 
 def countdown_rows(split: str, n: int | None, name: str = "countdown3") -> list[dict]:
-    """The first `n` rows (None: all) of a split of a world's problem file (the same for every run)."""
+    """The first `n` rows (None: all) of a split of a world's problem file (the same for every
+    run); for "val", the last `n` eval rows, last first (see :data:`SPLITS`)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     path = problems_path(name)
     if not path.exists():
         write_countdown_problems(name)
-    rows = [r for r in read_jsonl(path) if r["split"] == split]
+    rows = [r for r in read_jsonl(path) if r["split"] == ("eval" if split == "val" else split)]
     if n is not None and n > len(rows):
-        raise ValueError(f"asked for {n} {split} problems but {path.name} has {len(rows)}")
+        raise ValueError(f"asked for {n} {split} problems but {path.name} has {len(rows)} {split} rows")
+    rows = rows[::-1] if split == "val" else rows
     return rows if n is None else rows[:n]
 
 
