@@ -145,7 +145,10 @@ def cmd_train(a):
     if a.resume and a.preset is None and RunDir(run_dir, create=False).has_config():
         trainer = Trainer.resume(run_dir, **over, **({"loss": loss} if loss else {}))  # only what was given
     else:
-        preset = getattr(TrainConfig, a.preset or "nano")()
+        from dsnb.data import WORLD_MODELS
+
+        nano_world = (a.preset or "nano") == "nano" and a.task in WORLD_MODELS
+        preset = TrainConfig.nano(world=a.task) if nano_world else getattr(TrainConfig, a.preset or "nano")()
         cfg = TrainConfig.from_dict(
             {
                 **asdict(preset),
@@ -319,7 +322,11 @@ def parser() -> argparse.ArgumentParser:
     again.add_argument(
         "--overwrite", action="store_true", help="if DIR holds a run, delete it and start over (default: off)"
     )
-    r.add_argument("--task", help="countdown3, countdown4, gsm8k, ... (default: the preset's, countdown3)")
+    r.add_argument(
+        "--task",
+        help="countdown4m, countdown3, countdown4, gsm8k (default: the preset's; nano: countdown4m, "
+        "with each Countdown world's own nano model)",
+    )
     r.add_argument("--steps", type=int, help="RL steps (default: the preset's; nano: 150)")
     r.add_argument("--seed", type=int, help="training seed (default: 0)")
     r.add_argument(

@@ -3,6 +3,8 @@
 import json
 from dataclasses import asdict
 
+import pytest
+
 from dsnb import data as shipped
 from dsnb.cli import main
 from dsnb.nano import NanoConfig
@@ -34,9 +36,11 @@ def test_the_multi_recipe_pretrains_on_exactly_the_train_split_of_its_world():
     assert pool <= train and len(pool) >= 0.98 * len(train) and not pool & evl
 
 
-def test_a_smoke_sized_multi_model_pretrains_and_writes_scratchpads(tmp_path):
-    """The countdown4m recipe at smoke size: scratchpad completions that score 1.0, a loss that
-    falls well below a uniform guess, a model that from_pretrained loads and samples from."""
+@pytest.mark.parametrize("scratchpad", [False, True])
+def test_a_smoke_sized_multi_model_pretrains_and_writes_scratchpads(tmp_path, scratchpad):
+    """The countdown4m recipe at smoke size (the shipped one without, the candidate with a
+    scratchpad): completions that score 1.0, a loss that falls well below a uniform guess, a
+    model that from_pretrained loads and samples from."""
     import math
     import random
 
@@ -44,13 +48,13 @@ def test_a_smoke_sized_multi_model_pretrains_and_writes_scratchpads(tmp_path):
     from dsnb.rl.policy import Policy, PolicyConfig
     from dsnb.tasks.countdown import score
 
-    cfg = NanoConfig.multi(layers=1, width=32, heads=2, steps=30, batch_size=32)
+    cfg = NanoConfig.multi(layers=1, width=32, heads=2, steps=30, batch_size=32, scratchpad=scratchpad)
     prompt, completion = draw_example(example_pool(cfg), cfg, random.Random(1))
     nums, target = [int(x) for x in prompt.split("=")[0].split()], int(prompt.split("=")[1][:-1])
-    assert "|" in completion.split("<answer>")[0] and score(completion, nums, target) == 1.0
+    assert ("|" in completion.split("<answer>")[0]) == scratchpad and score(completion, nums, target) == 1.0
     out = pretrain(cfg, tmp_path / "m", progress=False)
     meta = json.loads((out / "dsnb_nano.json").read_text())
-    chance = math.log(len(build_tokenizer(scratchpad=True)))
+    chance = math.log(len(build_tokenizer(scratchpad=scratchpad)))
     assert meta["recipe"] == asdict(cfg) and meta["final_loss"] < chance - 0.3
     roll = Policy(PolicyConfig(model=str(out))).sample([prompt], 4, 48)
     assert len(roll.texts) == 4

@@ -19,6 +19,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 MODEL_ENV = {"nano": "DSNB_NANO", "nano4": "DSNB_NANO4", "nano4m": "DSNB_NANO4M"}
+WORLD_MODELS = {"countdown4m": "nano4m", "countdown3": "nano", "countdown4": "nano4"}
+"""Each nano world (a Countdown task) and the shipped model pretrained for it."""
+FLAGSHIP = "countdown4m"
+"""The nano world `dsnb demo`, notebooks 03-05 and the dashboard use unless told otherwise."""
 PRETRAIN_HINT = {
     "nano": "dsnb nano pretrain --out {path}",
     "nano4": "dsnb nano pretrain --num-count 4 --mistake-frac 0.55 --out {path}",

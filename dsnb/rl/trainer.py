@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from dsnb import data as shipped
 from dsnb.metrics import GLOSSARY, distinct_correct_per_group, frac_zero_std
 from dsnb.rl.advantages import compute_advantages, sequence_logp
 from dsnb.rl.checks import need_bool, need_int, need_number, need_str
@@ -182,9 +183,22 @@ class TrainConfig:
         return cls(**{**base, **kw})
 
     @classmethod
-    def nano(cls, **kw) -> TrainConfig:
-        """The nano world on a CPU (~1 s/step on 2 cores): 3-number Countdown, G = 16."""
-        base = dict(steps=150, prompts_per_step=32, lr=1e-3, loss=LossConfig(group_size=16))
+    def nano(cls, world: str | None = None, **kw) -> TrainConfig:
+        """A nano world on a CPU (~1 s/step on 2 cores), G = 16, with the world's shipped model
+        (``dsnb.data.WORLD_MODELS``). world: "countdown4m" (default: 4 numbers, many solutions
+        per problem), "countdown3" (the low-multiplicity contrast) or "countdown4"; without it,
+        ``task=`` names the world."""
+        world = world or kw.pop("task", None) or shipped.FLAGSHIP
+        if world not in shipped.WORLD_MODELS:
+            raise ValueError(f"world {world!r}: choose one of {sorted(shipped.WORLD_MODELS)}")
+        base = dict(
+            task=world,
+            steps=150,
+            prompts_per_step=32,
+            lr=1e-3,
+            loss=LossConfig(group_size=16),
+            policy=PolicyConfig(model=shipped.WORLD_MODELS[world]),
+        )
         return cls(**{**base, **kw})
 
     @classmethod

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from dsnb.data import WORLD_MODELS
 from dsnb.report.figures import passk_figure, training_curves
 from dsnb.report.labels import BASE_LABEL, method_label
 from dsnb.report.noise import seed_words
@@ -24,7 +25,7 @@ from dsnb.rl.loss import LossConfig
 from dsnb.rl.trainer import TrainConfig, Trainer, load_metrics
 from dsnb.study.cell import eval_fields, eval_set_id, model_fingerprint
 from dsnb.study.report import setting_vs, verdict_table
-from dsnb.study.stats import bootstrap_passk, compared_metrics, mean_ci
+from dsnb.study.stats import bootstrap_passk, by_bucket, compared_metrics, mean_ci
 from dsnb.tasks.registry import get_task
 
 # The demo's DS setting is the study's best DS setting by point estimate in the demo's 3-number
@@ -38,10 +39,6 @@ DEMO_METHODS = {
     "ds": dict(gamma_p=1.0, gamma_n=0.0, ds_logp="sum"),
     "entropy_bonus": dict(entropy_coef=0.1),
 }
-
-
-WORLD_MODELS = {"countdown4m": "nano4m", "countdown3": "nano", "countdown4": "nano4"}
-"""Each nano world's shipped model (dsnb/data/<model>)."""
 
 
 @dataclass
@@ -291,6 +288,39 @@ def summary_table(summary: dict) -> str:
     return f"<table><tr><th>method</th>{head}</tr>{''.join(rows)}</table>"
 
 
+def bucket_rows(summary: dict, metrics=("pass@1", "pass@8", "distinct_correct", "coverage")) -> list[dict]:
+    """:func:`dsnb.study.stats.by_bucket` of a demo summary: each method against the base model
+    per multiplicity bucket (1, 2-3, 4+ solutions)."""
+    n = summary["config"]["eval_n"]
+    metrics = [m if m != "pass@8" or n > 8 else f"pass@{n}" for m in metrics]
+    runs = {m: s["per_seed"] for m, s in summary["methods"].items()}
+    return by_bucket(summary["base"], runs, metrics)
+
+
+def bucket_table(summary: dict) -> str:
+    """The per-bucket table of the demo page: base, each method, its paired change (↑/↓ only
+    when both 95% intervals exclude zero)."""
+    arrow = {"better": " ↑", "worse": " ↓"}
+    words = {"distinct_correct": "distinct correct"}
+    methods = list(summary["methods"])
+    head = "".join(f"<th>{html.escape(m)}</th>" for m in methods)
+    rows = []
+    for r in bucket_rows(summary):
+        cells = ""
+        for m in methods:
+            mean, p = r[m]
+            change = "" if p is None else f" <small>({p.diff:+.3f}{arrow.get(p.verdict, '')})</small>"
+            cells += f"<td class='num'>{mean:.3f}{change}</td>"
+        rows.append(
+            f"<tr><td>{r['bucket']} <small>({r['problems']} problems)</small></td>"
+            f"<td>{words.get(r['metric'], r['metric'])}</td><td class='num'>{r['base']:.3f}</td>{cells}</tr>"
+        )
+    return (
+        "<table><tr><th>solutions per problem</th><th>metric</th><th>base</th>"
+        f"{head}</tr>{''.join(rows)}</table>"
+    )
+
+
 def write_demo_report(path, summary: dict, curves: dict[str, list[list[dict]]]) -> Path:
     """The demo page: the finding, pass@k vs base, the table, paired differences, training curves."""
     cfg = summary["config"]
@@ -346,6 +376,12 @@ def write_demo_report(path, summary: dict, curves: dict[str, list[list[dict]]]) 
         ),
         "<h2>Summary</h2>",
         summary_table(summary),
+        "<h3>By multiplicity: how many solutions a problem has</h3><p>The same numbers on the "
+        "problems with 1, 2-3 and 4+ distinct solutions (by the exact solver). Sharpening inside "
+        "the correct set can only show where there is more than one solution. In brackets: the "
+        "paired change from the base model on those problems (↑/↓ only when both 95% intervals, "
+        "over problems and over seeds, exclude zero).</p>",
+        bucket_table(summary),
     ]
     if world is not None:
         blocks += [

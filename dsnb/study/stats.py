@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dsnb.metrics import multiplicity_bucket, pass_at_k
+from dsnb.metrics import MULTIPLICITY_BUCKETS, multiplicity_bucket, pass_at_k
 from dsnb.report.noise import T95, Z975, interval, t95, t95_series, verdict  # noqa: F401 (re-exported)
 
 
@@ -161,6 +161,27 @@ def paired(rows: list[dict], ref_rows: list[dict], metric: str) -> Paired | None
     diff, half_p = interval(D.mean(axis=0)) if D.shape[1] > 1 else (float(D.mean()), math.inf)
     _, half_s = interval(D.mean(axis=1))
     return Paired(metric, float(diff), half_p, half_s, [a["seed"] for a, _ in pairs], D.shape[1])
+
+
+def by_bucket(base: dict, runs: dict[str, list[dict]], metrics=("pass@1", "distinct_correct")) -> list[dict]:
+    """The multiplicity dial in numbers: for each bucket ("1", "2-3", "4+" solutions) with
+    problems, the base model's value of each metric and, per method, its seed mean and the paired
+    difference to the base on those problems (:func:`paired` on :func:`in_bucket` rows).
+
+    Returns rows ``{"bucket", "problems", "metric", "base", "<method>": (mean, Paired)}``; base
+    and runs are study-shaped rows (per-problem lists and "multiplicity")."""
+    out = []
+    for name, _, _ in MULTIPLICITY_BUCKETS:
+        b = in_bucket(base, name)
+        if not b["c"]:
+            continue
+        for metric in metrics:
+            row = {"bucket": name, "problems": len(b["c"]), "metric": metric, "base": value(b, metric)}
+            for m, rows in runs.items():
+                sub = [in_bucket(r, name) for r in rows]
+                row[m] = (float(np.mean([value(r, metric) for r in sub])), paired(sub, [b], metric))
+            out.append(row)
+    return out
 
 
 # ----------------------------------------------------------------------------- words
