@@ -4,8 +4,8 @@
     python benchmarks/bench_vs_trl.py --ds --threads 1   # DS-GRPO (TRL side: DSGRPOTrainer)
     python benchmarks/bench_vs_trl.py --profile          # where each trainer spends its time
 
-What is the same on both sides: the model directory (data/nano if it exists, else a random-init
-nano-sized Llama written to a temp dir), the LoRA adapter (both built by dsnb's Policy loader,
+What is the same on both sides: the model directory (the world's shipped nano model, --world
+countdown4m by default, else a random-init nano-sized Llama written to a temp dir), the LoRA adapter (both built by dsnb's Policy loader,
 same seed), G, prompts per step, the prompt pool (dsnb's Countdown training problems), the
 completion cap, temperature, top_k = 0, top_p = 1, AdamW with a constant lr and no weight decay,
 fp32, no gradient checkpointing, grad clip 1.0, one generation and one update per step
@@ -79,13 +79,18 @@ class PeakRSS:
         self.peak = max(self.peak, rss_bytes())
 
 
-def model_dir(arg: str | None) -> str:
-    """data/nano when pretrained, else a random-init nano-sized model (same architecture)."""
+def model_dir(arg: str | None, world: str) -> str:
+    """The world's shipped nano model (dsnb.data), else a random-init nano-sized model (same
+    architecture)."""
     if arg:
         return arg
-    nano = ROOT / "data" / "nano"
-    if (nano / "config.json").exists():
-        return str(nano)
+    from dsnb.data import WORLD_MODELS
+    from dsnb.data import model_dir as shipped
+
+    try:
+        return str(shipped(WORLD_MODELS[world]))
+    except FileNotFoundError:
+        pass
     import torch
 
     from dsnb.nano import NanoConfig, build_model, build_tokenizer
@@ -106,7 +111,7 @@ def train_config(a, path: str):
     loss = LossConfig.ds_nano(group_size=a.group_size) if a.ds else LossConfig(group_size=a.group_size)
     return TrainConfig(
         run_dir=tempfile.mkdtemp(prefix="bench_dsnb_"),
-        task="countdown3",
+        task=a.world,
         steps=a.steps + 1,
         prompts_per_step=a.prompts,
         lr=1e-3,
@@ -244,7 +249,8 @@ def _result(name, times, cpu, mem, start, length, prof) -> dict:
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", help="model dir (default: data/nano, else a random-init nano)")
+    p.add_argument("--model", help="model dir (default: the world's shipped nano model)")
+    p.add_argument("--world", default="countdown4m", help="countdown4m (default) or countdown3")
     p.add_argument("--steps", type=int, default=10, help="timed steps per trainer")
     p.add_argument("--prompts", type=int, default=8, help="B, prompts per step")
     p.add_argument("--group-size", type=int, default=8, help="G")
@@ -296,7 +302,7 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     a = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    path = model_dir(a.model)
+    path = model_dir(a.model, a.world)
     if a.child:
         side, out = a.child.split(":", 1)
         Path(out).write_text(json.dumps(run_side(side, a, path)))

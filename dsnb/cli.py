@@ -238,7 +238,7 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     d = sub.add_parser(
         "demo",
-        help="GRPO vs DS-GRPO vs entropy bonus on the nano world (CPU, about 7 minutes)",
+        help="GRPO vs DS-GRPO vs entropy bonus on the nano world (CPU, minutes)",
         description="Train GRPO, DS-GRPO and an entropy bonus on the shipped nano model with the same "
         "seeds and budget, evaluate each against the base model, and write OUT/report.html, "
         "OUT/summary.json and a table. Rerunning skips finished runs and resumes interrupted ones.",
@@ -276,7 +276,8 @@ def parser() -> argparse.ArgumentParser:
     n = sub.add_parser(
         "nano",
         help="pretrain a nano model (minutes on a CPU)",
-        description="Pretrain the tiny Llama that dsnb ships (dsnb/data/nano), or any shipped one's recipe.",
+        description="Pretrain the tiny Llamas that dsnb ships (dsnb/data/nano, --preset multi for "
+        "dsnb/data/nano4m), or any shipped one's recipe; seeded, so a rerun rebuilds the same model.",
     )
     n.add_argument("action", choices=["pretrain"], help="what to do (only: pretrain)")
     n.add_argument("--out", default="runs/nano_model", help="model directory (default: runs/nano_model)")
@@ -299,7 +300,9 @@ def parser() -> argparse.ArgumentParser:
         choices=["default", "multi", "smoke"],
         default="default",
         help="default: the 3-number model (dsnb/data/nano); multi: the flagship countdown4m model "
-        "(dsnb/data/nano4m) (default: default)",
+        "(dsnb/data/nano4m: 4 numbers 2..10, targets <= 25, most problems with several solutions; 3x128, "
+        "800 steps, no deliberate mistakes, instances drawn by TinyZero's random-expression weight; "
+        "about 11 minutes on one core; docs/world_search.md says why) (default: default)",
     )
     n.add_argument(
         "--smoke", action="store_true", help="a seconds-long smoke model, for tests (default: off)"
