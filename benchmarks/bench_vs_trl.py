@@ -5,8 +5,9 @@
     python benchmarks/bench_vs_trl.py --profile          # where each trainer spends its time
 
 What is the same on both sides: the model directory (the world's shipped nano model, --world
-countdown4m by default, else a random-init nano-sized Llama written to a temp dir), the LoRA adapter (both built by dsnb's Policy loader,
-same seed), G, prompts per step, the prompt pool (dsnb's Countdown training problems), the
+countdown4m by default, else a random-init nano-sized Llama written to a temp dir), the LoRA
+adapter (both built by dsnb's Policy loader, same seed), G, prompts per step, the prompt pool
+(dsnb's Countdown training problems), the
 completion cap, temperature, top_k = 0, top_p = 1, AdamW with a constant lr and no weight decay,
 fp32, no gradient checkpointing, grad clip 1.0, one generation and one update per step
 (``dsnb.integrations.trl.grpo_config_kwargs`` maps the settings). One command, one printed
