@@ -7,11 +7,13 @@ from pathlib import Path
 
 from dsnb.data import results_dir
 from dsnb.study.cell import model_fingerprint
+from dsnb.study.demo import DemoConfig
 from dsnb.study.stats import load_results, results_table
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = results_dir()
 README = (ROOT / "README.md").read_text()
+V2_STUDY = "study_v2_countdown4m"  # the second-edition study of the flagship world (partial)
 
 
 def test_readme_study_table_is_generated_from_the_shipped_results():
@@ -33,9 +35,11 @@ def test_shipped_study_results_were_made_with_the_shipped_models_and_three_seeds
 
 
 def test_readme_demo_line_quotes_the_shipped_demo_summary(monkeypatch):
-    monkeypatch.delenv("DSNB_NANO", raising=False)
+    for env in ("DSNB_NANO", "DSNB_NANO4", "DSNB_NANO4M"):
+        monkeypatch.delenv(env, raising=False)
     s = json.loads((RESULTS / "demo_summary.json").read_text())
-    assert s["model_sha"] == model_fingerprint("nano")
+    assert s["config"]["task"] == DemoConfig().task  # the shipped summary is the default world's
+    assert s["model_sha"] == model_fingerprint(s["config"]["model"])
     n = s["config"]["eval_n"]
     base = " / ".join(f"{s['base'][k]:.3f}" for k in ("pass@1", "pass@8", f"pass@{n}"))
     assert f"base pass@1 / pass@8 / pass@{n} = {base}" in README
@@ -44,28 +48,28 @@ def test_readme_demo_line_quotes_the_shipped_demo_summary(monkeypatch):
 
 
 def test_the_shipped_demo_runs_are_the_studys_cells_at_the_same_budget():
-    """The demo trains the study's settings at the study's budget, so its per-seed numbers must
-    be the study's rows for those seeds (the same cell computed twice, in two processes)."""
+    """The demo trains settings of the second-edition study of its world at the same budget, so
+    its per-seed numbers must be that study's rows for the same setting and seed (the same cell
+    computed twice, in two processes)."""
     from dsnb.rl.loss import LossConfig
-    from dsnb.study.demo import DEMO_METHODS, DemoConfig
-    from dsnb.study.grid import default_grid
+    from dsnb.study.demo import DEMO_METHODS
+    from dsnb.study.grid import V2_BUDGET, v2_grid
 
     s = json.loads((RESULTS / "demo_summary.json").read_text())
-    rows = {(r["setting"], r["seed"]): r for r in load_results(RESULTS / "study") if r["kind"] == "run"}
-    cfg = DemoConfig()
-    assert (
-        rows[("grpo", 0)]["steps"] == cfg.steps
-        and rows[("grpo", 0)]["prompts_per_step"] == cfg.prompts_per_step
-    )
+    cfg = s["config"]
+    rows = {(r["setting"], r["seed"]): r for r in load_results(RESULTS / V2_STUDY) if r["kind"] == "run"}
+    assert all(cfg[k] == V2_BUDGET[k] for k in ("steps", "prompts_per_step", "group_size", "eval_n"))
+    grid = v2_grid(cfg["task"], cfg["model"])
+    compared = 0
     for name, m in s["methods"].items():
-        loss = LossConfig(group_size=cfg.group_size, **DEMO_METHODS[name])
-        [setting] = [
-            g.name
-            for g in default_grid()
-            if g.task == "countdown3"
-            and not g.train
-            and LossConfig(group_size=cfg.group_size, **g.loss) == loss
+        loss = LossConfig(group_size=cfg["group_size"], **DEMO_METHODS[name])
+        same = [
+            g.name for g in grid if not g.train and LossConfig(group_size=cfg["group_size"], **g.loss) == loss
         ]
         for seed, run in zip(s["seeds"], m["per_seed"]):
-            assert run["pass@k"] == rows[(setting, seed)]["pass@k"], (name, seed)
-            assert run["distinct_correct"] == rows[(setting, seed)]["distinct_correct"]
+            for setting in same:
+                if (setting, seed) in rows:
+                    assert run["pass@k"] == rows[(setting, seed)]["pass@k"], (name, seed)
+                    assert run["distinct_correct"] == rows[(setting, seed)]["distinct_correct"]
+                    compared += 1
+    assert compared >= 2, "the shipped study shares no cell with the shipped demo"
