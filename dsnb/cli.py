@@ -9,6 +9,8 @@ dsnb resume runs/ds                                     continue an interrupted 
 dsnb study --out runs/study [--grid quick] [--only grpo ds_asym]   the honest study (hours)
 dsnb study --report-only --out runs/study               redraw its report from results.jsonl
 dsnb study --merge runs/a runs/b --out runs/study       fold studies run in parallel into one
+dsnb study --grid v2 --plan [--task countdown4m --model nano4m]   estimate the second edition's time
+dsnb study --grid v2 --out runs/study2 [--task T --model M]      pre-check, sweeps, selection, seeds
 """
 
 from __future__ import annotations
@@ -19,7 +21,44 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-# Each command imports what it needs when it runs, so `dsnb --help` answers without torch.
+# Each command imports what it needs when it runs, so `dsnb --help` answers without torch. The
+# defaults quoted in the help texts are the config classes' (tests/test_cli.py checks them).
+
+
+class UsageError(ValueError):
+    """A mistake in the command line or its paths: one line on stderr, exit status 2."""
+
+
+def writable_dir(path, flag: str) -> Path:
+    """Create `path` (and its parents) and check that dsnb can write there, before any work.
+
+    The learner's pitfall: a typo in --out would otherwise surface minutes later, when the first
+    file is written, as a traceback.
+    """
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise UsageError(f"{flag} {path} is a file, not a directory; give a directory (created if missing)")
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+        probe = p / ".dsnb-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        where = f" ({err.filename})" if err.filename and str(err.filename) != str(p) else ""
+        raise UsageError(
+            f"{flag} {path}: cannot write there: {(err.strerror or str(err)).lower()}{where}; "
+            "give a directory you can write to (it is created if missing)"
+        ) from None
+    return p
+
+
+def run_dir_of(path) -> Path:
+    """An existing run directory (one that holds config.json), or a UsageError saying so."""
+    p = Path(path)
+    if not (p / "config.json").is_file():
+        what = "does not exist" if not p.exists() else "is not a run directory (no config.json in it)"
+        raise UsageError(f"{path} {what}; start a run with `dsnb train --run-dir {path}`")
+    return p
 
 
 def cmd_demo(a):
@@ -38,6 +77,7 @@ def cmd_demo(a):
         if v is not None
     }
     cfg = DemoConfig.quick(**kw) if a.quick else DemoConfig(**kw)
+    writable_dir(cfg.out, "--out")
     run_demo(cfg)
     print(f"report: {cfg.out}/report.html  summary: {cfg.out}/summary.json")
 
@@ -45,6 +85,7 @@ def cmd_demo(a):
 def cmd_theory(a):
     from dsnb.theory.report import write_theory_report
 
+    writable_dir(a.out, "--out")
     print(f"report: {write_theory_report(a.out)}")
 
 
@@ -59,18 +100,32 @@ def cmd_nano(a):
         if v is not None
     }
     if a.recipe:  # reproduce a shipped model: its dsnb_nano.json holds the recipe
-        kw = {**json.loads(Path(a.recipe).read_text())["recipe"], **kw}
+        kw = {**read_recipe(a.recipe), **kw}
     cfg = NanoConfig.smoke() if a.smoke else NanoConfig(**kw)
+    writable_dir(a.out, "--out")
     print(f"nano model written to {pretrain(cfg, a.out)}")
+
+
+def read_recipe(path) -> dict:
+    """The "recipe" of a shipped model's dsnb_nano.json (e.g. dsnb/data/nano4/dsnb_nano.json)."""
+    try:
+        return json.loads(Path(path).read_text())["recipe"]
+    except OSError as err:
+        raise UsageError(f"--recipe {path}: {(err.strerror or str(err)).lower()}") from None
+    except (json.JSONDecodeError, KeyError, TypeError):
+        raise UsageError(
+            f"--recipe {path} is not a dsnb_nano.json (a JSON file with a 'recipe' entry), "
+            "e.g. dsnb/data/nano4/dsnb_nano.json"
+        ) from None
 
 
 def cmd_train(a):
     from dsnb.rl.loss import LossConfig
+    from dsnb.rl.rundir import RunDir
     from dsnb.rl.trainer import PRESETS, TrainConfig, Trainer
 
-    if a.preset not in PRESETS:
+    if a.preset is not None and a.preset not in PRESETS:
         raise SystemExit(f"unknown preset {a.preset!r}; choose from {PRESETS}")
-    preset = getattr(TrainConfig, a.preset)()
     loss = {
         k: v
         for k, v in dict(
@@ -83,22 +138,29 @@ def cmd_train(a):
         ).items()
         if v is not None
     }
-    over = {
-        k: v
-        for k, v in dict(run_dir=a.run_dir, steps=a.steps, seed=a.seed, task=a.task).items()
-        if v is not None
-    }
-    cfg = TrainConfig.from_dict(
-        {**asdict(preset), **over, "loss": LossConfig(**{**asdict(preset.loss), **loss})}
-    )
-    Trainer(cfg).train()
-    print(f"run written to {cfg.run_dir}")
+    over = {k: v for k, v in dict(steps=a.steps, seed=a.seed, task=a.task).items() if v is not None}
+    run_dir = a.run_dir or getattr(TrainConfig, a.preset or "nano")().run_dir
+    if a.resume and a.preset is None and RunDir(run_dir, create=False).has_config():
+        trainer = Trainer.resume(run_dir, **over, **({"loss": loss} if loss else {}))  # only what was given
+    else:
+        preset = getattr(TrainConfig, a.preset or "nano")()
+        cfg = TrainConfig.from_dict(
+            {
+                **asdict(preset),
+                **over,
+                "run_dir": run_dir,
+                "loss": LossConfig(**{**asdict(preset.loss), **loss}),
+            }
+        )
+        trainer = Trainer(cfg, resume=a.resume, overwrite=a.overwrite)
+    trainer.train()
+    print(f"run written to {run_dir} (step {trainer.step})")
 
 
 def cmd_resume(a):
     from dsnb.rl.trainer import Trainer
 
-    t = Trainer.resume(a.run_dir)
+    t = Trainer.resume(run_dir_of(a.run_dir))
     t.train()
     print(f"run {a.run_dir} at step {t.step}")
 
@@ -107,6 +169,11 @@ def cmd_study(a):
     if a.merge:
         from dsnb.study.run import merge_studies
 
+        for d in a.merge:
+            if not (Path(d) / "results.jsonl").is_file():
+                raise UsageError(f"--merge {d}: no results.jsonl there (is it a study directory?)")
+        writable_dir(a.out, "--out")
+
         rows = merge_studies(a.merge, a.out)
         print(f"{a.out}: {sum(r['kind'] == 'run' for r in rows)} cells")
     if a.report_only or a.merge:
@@ -114,10 +181,11 @@ def cmd_study(a):
 
         print(f"report: {write_study_report(a.out)}")
         return
-    from dsnb.study.grid import GRIDS, QUICK
-    from dsnb.study.run import run_study
+    from dsnb.study.grid import GRIDS, QUICK, V2_BUDGET, v2_grid
+    from dsnb.study.run import run_study, run_study_v2
 
-    grid = GRIDS[a.grid]()
+    v2 = a.grid == "v2"
+    grid = v2_grid(a.task, a.model, a.prefix) if v2 else GRIDS[a.grid]()
     if a.list:
         for s in grid:
             print(f"{s.name:<26} {s.task:<11} {s.loss or 'GRPO'} {s.train or ''}  {s.note}")
@@ -136,69 +204,175 @@ def cmd_study(a):
             if v is not None
         },
     }
-    run_study(grid, a.out, only=a.only, **budget)
+    writable_dir(a.out, "--out")
+    if a.plan:
+        return _print_plan(grid, {**(V2_BUDGET if v2 else {}), **budget}, a)
+    if v2:
+        run_study_v2(a.out, a.task, a.model, a.prefix, only=a.only, precheck_steps=a.precheck_steps, **budget)
+    else:
+        run_study(grid, a.out, only=a.only, **budget)
     print(f"results: {a.out}/results.jsonl")
+
+
+def _print_plan(grid, budget, a):
+    from dsnb.study.grid import StudyConfig
+    from dsnb.study.plan import plan, plan_lines, probe_world
+
+    cfg = StudyConfig(**budget)
+    print(f"dsnb study --plan: probing {grid[0].task}/{grid[0].model} (a few training steps and samples) ...")
+    p = plan(
+        grid, cfg, probe_world(grid, cfg), precheck_steps=a.precheck_steps, completion_len=a.completion_len
+    )
+    print("\n".join(plan_lines(p, a.processes)))
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="dsnb", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    sub = p.add_subparsers(dest="cmd", required=True)
-    d = sub.add_parser("demo", help="GRPO vs DS-GRPO vs entropy bonus on the nano world (CPU)")
-    d.add_argument("--out", default=None)
-    d.add_argument("--quick", action="store_true", help="seconds; exercises the code, not the methods")
-    d.add_argument("--seeds", type=int, nargs="+")
-    d.add_argument("--steps", type=int)
-    d.add_argument("--methods", nargs="+")
-    d.add_argument("--eval-problems", type=int)
-    d.add_argument("--eval-n", type=int)
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    d = sub.add_parser(
+        "demo",
+        help="GRPO vs DS-GRPO vs entropy bonus on the nano world (CPU, about 7 minutes)",
+        description="Train GRPO, DS-GRPO and an entropy bonus on the shipped nano model with the same "
+        "seeds and budget, evaluate each against the base model, and write OUT/report.html, "
+        "OUT/summary.json and a table. Rerunning skips finished runs and resumes interrupted ones.",
+    )
+    d.add_argument("--out", default=None, help="output directory (default: runs/demo)")
+    d.add_argument(
+        "--quick",
+        action="store_true",
+        help="a tiny budget (3 steps, 6 problems x 8 samples): seconds to minutes; exercises the code, "
+        "says nothing about the methods (default: off)",
+    )
+    d.add_argument("--seeds", type=int, nargs="+", metavar="S", help="training seeds (default: 0 1)")
+    d.add_argument("--steps", type=int, help="RL steps per run (default: 100; --quick: 3)")
+    d.add_argument(
+        "--methods", nargs="+", metavar="M", help="methods to train (default: grpo ds entropy_bonus)"
+    )
+    d.add_argument(
+        "--eval-problems", type=int, metavar="P", help="held-out problems (default: 150; --quick: 6)"
+    )
+    d.add_argument("--eval-n", type=int, metavar="N", help="samples per problem (default: 64; --quick: 8)")
     d.set_defaults(fn=cmd_demo)
-    t = sub.add_parser("theory", help="numpy-only HTML report of the sharpening and smoothing plots")
-    t.add_argument("--out", default="runs/theory")
+    t = sub.add_parser(
+        "theory",
+        help="numpy-only HTML report of the sharpening and smoothing plots (seconds)",
+        description="The closed-form toys of notebooks 01-02 as one offline page, OUT/theory_report.html.",
+    )
+    t.add_argument("--out", default="runs/theory", help="output directory (default: runs/theory)")
     t.set_defaults(fn=cmd_theory)
-    n = sub.add_parser("nano", help="the nano model")
-    n.add_argument("action", choices=["pretrain"])
-    n.add_argument("--out", default="runs/nano_model")
-    n.add_argument("--steps", type=int)
-    n.add_argument("--seed", type=int)
-    n.add_argument("--num-count", type=int)
-    n.add_argument("--mistake-frac", type=float)
-    n.add_argument("--recipe", help="a shipped model's dsnb_nano.json: rebuild that model (flags override)")
-    n.add_argument("--smoke", action="store_true")
+    n = sub.add_parser(
+        "nano",
+        help="pretrain a nano model (minutes on a CPU)",
+        description="Pretrain the tiny Llama that dsnb ships (dsnb/data/nano), or any shipped one's recipe.",
+    )
+    n.add_argument("action", choices=["pretrain"], help="what to do (only: pretrain)")
+    n.add_argument("--out", default="runs/nano_model", help="model directory (default: runs/nano_model)")
+    n.add_argument("--steps", type=int, help="pretraining steps (default: 800)")
+    n.add_argument("--seed", type=int, help="random seed (default: 0)")
+    n.add_argument("--num-count", type=int, metavar="K", help="numbers per Countdown problem (default: 3)")
+    n.add_argument(
+        "--mistake-frac",
+        type=float,
+        metavar="F",
+        help="fraction of deliberately wrong pretraining answers (default: 0.2)",
+    )
+    n.add_argument(
+        "--recipe",
+        metavar="JSON",
+        help="a shipped model's dsnb_nano.json: rebuild that model, flags override (default: none)",
+    )
+    n.add_argument(
+        "--smoke", action="store_true", help="a seconds-long smoke model, for tests (default: off)"
+    )
     n.set_defaults(fn=cmd_nano)
-    r = sub.add_parser("train", help="one training run")
-    r.add_argument("--preset", default="nano")
-    r.add_argument("--run-dir")
-    r.add_argument("--task")
-    r.add_argument("--steps", type=int)
-    r.add_argument("--seed", type=int)
-    for name in ("gamma-p", "gamma-n", "entropy-coef", "beta"):
-        r.add_argument(f"--{name}", type=float)
-    r.add_argument("--ds-logp", choices=["sum", "mean"])
-    r.add_argument("--ds-where", choices=["advantage", "score"])
+    r = sub.add_parser(
+        "train",
+        help="one training run",
+        description="One RL run of a preset, with any loss switch overridden; resumable with `dsnb resume`.",
+    )
+    r.add_argument("--preset", help="smoke, nano (CPU) or colab_t4 (GPU) (default: nano)")
+    r.add_argument("--run-dir", metavar="DIR", help="where the run is written (default: runs/nano)")
+    again = r.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="if DIR holds a run, continue it; flags may change only its length and live controls "
+        "(default: off)",
+    )
+    again.add_argument(
+        "--overwrite", action="store_true", help="if DIR holds a run, delete it and start over (default: off)"
+    )
+    r.add_argument("--task", help="countdown3, countdown4, gsm8k, ... (default: the preset's, countdown3)")
+    r.add_argument("--steps", type=int, help="RL steps (default: the preset's; nano: 150)")
+    r.add_argument("--seed", type=int, help="training seed (default: 0)")
+    r.add_argument(
+        "--gamma-p", type=float, help="DS strength on correct completions (default: the preset's; nano: 0)"
+    )
+    r.add_argument(
+        "--gamma-n", type=float, help="DS strength on wrong completions (default: the preset's; nano: 0)"
+    )
+    r.add_argument("--entropy-coef", type=float, help="> 0 entropy bonus, < 0 penalty (default: 0)")
+    r.add_argument("--beta", type=float, help="weight of the KL to the base model (default: 0)")
+    r.add_argument(
+        "--ds-logp", choices=["sum", "mean"], help="DS's sequence log-prob (default: the preset's; nano: sum)"
+    )
+    r.add_argument("--ds-where", choices=["advantage", "score"], help="where DS shapes (default: advantage)")
     r.set_defaults(fn=cmd_train)
-    s = sub.add_parser("resume", help="continue an interrupted run from its newest checkpoint")
-    s.add_argument("run_dir")
+    s = sub.add_parser(
+        "resume",
+        help="continue an interrupted run from its newest checkpoint",
+        description="Continue a run of `dsnb train` from its newest checkpoint (same steps, same metrics).",
+    )
+    s.add_argument("run_dir", help="the run's directory (it holds config.json)")
     s.set_defaults(fn=cmd_resume)
-    st = sub.add_parser("study", help="the grid of settings x seeds, results.jsonl and report.html")
-    st.add_argument("--out", default="runs/study")
-    st.add_argument("--prompts-per-step", type=int)
-    st.add_argument("--grid", choices=["default", "quick"], default="default")
-    st.add_argument("--seeds", type=int, nargs="+")
-    st.add_argument("--steps", type=int)
-    st.add_argument("--eval-problems", type=int)
-    st.add_argument("--eval-n", type=int)
-    st.add_argument("--only", nargs="+", help="run only these settings (names from --list)")
-    st.add_argument("--list", action="store_true", help="print the grid's settings and exit")
+    st = sub.add_parser(
+        "study",
+        help="the grid of settings x seeds, results.jsonl and report.html (hours)",
+        description="Every setting of the grid x every seed, evaluated against the base model, with paired "
+        "tests; finished cells are never recomputed.",
+    )
+    st.add_argument("--out", default="runs/study", help="study directory (default: runs/study)")
+    st.add_argument("--prompts-per-step", type=int, metavar="B", help="prompts per step (default: 32)")
     st.add_argument(
-        "--report-only", action="store_true", help="redraw OUT/report.html from OUT/results.jsonl"
+        "--grid", choices=["default", "quick", "v2"], default="default", help="which grid (default: default)"
+    )
+    st.add_argument(
+        "--task", default="countdown3", help="v2: the world's task, e.g. countdown4m (default: countdown3)"
+    )
+    st.add_argument("--model", default="nano", help="v2: the world's model, e.g. nano4m (default: nano)")
+    st.add_argument(
+        "--prefix", default="", help="v2: a prefix for the setting names, for several worlds (default: none)"
+    )
+    st.add_argument(
+        "--precheck-steps", type=int, default=20, help="v2: steps of the stability pre-check (default: 20)"
+    )
+    st.add_argument(
+        "--plan", action="store_true", help="estimate the grid's time from a short probe (default: off)"
+    )
+    st.add_argument(
+        "--completion-len", type=float, help="--plan: expected completion tokens (default: measured)"
+    )
+    st.add_argument("--processes", type=int, default=1, help="--plan: parallel processes (default: 1)")
+    st.add_argument("--seeds", type=int, nargs="+", metavar="S", help="training seeds (default: 0 1 2)")
+    st.add_argument("--steps", type=int, help="RL steps per cell (default: 150)")
+    st.add_argument("--eval-problems", type=int, metavar="P", help="held-out problems (default: 150)")
+    st.add_argument("--eval-n", type=int, metavar="N", help="samples per problem (default: 64)")
+    st.add_argument(
+        "--only", nargs="+", metavar="NAME", help="run only these settings, names from --list (default: all)"
+    )
+    st.add_argument("--list", action="store_true", help="print the grid's settings and exit (default: off)")
+    st.add_argument(
+        "--report-only",
+        action="store_true",
+        help="redraw OUT/report.html from OUT/results.jsonl (default: off)",
     )
     st.add_argument(
         "--merge",
         nargs="+",
         metavar="DIR",
-        help="fold the results of other study directories into OUT (then redraw the report)",
+        help="fold the results of other study directories into OUT, then redraw the report (default: none)",
     )
     st.set_defaults(fn=cmd_study)
     return p
@@ -206,11 +380,27 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    from dsnb.rl.errors import RunDirError, TrainingHalted  # torch-free
+
     try:
         args.fn(args)
-    except ValueError as err:  # bad input: a clear message, no traceback
+    except (ValueError, RunDirError) as err:  # bad input or an unusable run directory: one clear line
         print(f"dsnb: error: {err}", file=sys.stderr)
         return 2
+    except TrainingHalted as err:  # the run stopped itself, after saving a checkpoint
+        print(f"dsnb: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a file or directory dsnb cannot read or write
+        what = f"{err.strerror or err}: {err.filename}" if err.filename else str(err)
+        print(f"dsnb: error: {what}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # the trainer saved what there was and said where
+        print(
+            "dsnb: interrupted; what was written is kept (`dsnb resume DIR` continues a run; "
+            "rerunning `dsnb demo` or `dsnb study` skips finished work)",
+            file=sys.stderr,
+        )
+        return 130
     return 0
 
 

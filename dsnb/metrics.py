@@ -1,7 +1,7 @@
 """Evaluation and training metrics: unbiased pass@k, per-prompt diversity, group diagnostics.
 
 numpy only (no torch), so notebooks can analyse saved samples without the training stack.
-Used by the evaluator, the trainer's logging and notebooks 03-05. Formulas: METHOD.md section 8
+Used by the evaluator, the trainer's logging and notebooks 03-05. Formulas: docs/method.md section 8
 and [PK1] (Chen et al. 2021). Every logged key is defined once, in :data:`GLOSSARY`.
 
 A *record* is one prompt's samples, a dict with
@@ -43,6 +43,7 @@ GLOSSARY = {
     "kl": "[KL3] masked token mean of k3 to the reference (whenever reference log-probs exist)",
     "entropy/token_mean": "[ENT2] masked token mean of the policy's token entropy (nats)",
     "clip/frac": "fraction of completion tokens whose ratio was clipped (no gradient from them)",
+    "clipcov/frac": "[COV1] fraction of completion tokens Clip-Cov muted (no loss, no gradient from them)",
     # written by the trainer (dsnb.rl.trainer) for every step
     "step": "number of finished optimizer steps (the row describes the step that just ran)",
     "reward/mean": "mean task reward over the N = B*G completions of the step",
@@ -55,8 +56,25 @@ GLOSSARY = {
     "entropy_coef": "entropy coefficient in force",
     "lr": "learning rate in force",
     "time/step_s": "wall-clock seconds for the step",
-    "skipped": "1 when the step's loss was not finite and no update was made",
+    "skipped": "1 when no update was made: a non-finite loss, or fp16 gradients that overflowed",
+    "amp/loss_scale": "fp16 runs only: the GradScaler's loss scale used this step (halves on overflow)",
 }
+
+
+MULTIPLICITY_BUCKETS = (("1", 1, 1), ("2-3", 2, 3), ("4+", 4, math.inf))
+"""(name, fewest, most) distinct solutions a problem has, by the exact solver: the multiplicity dial."""
+
+
+def multiplicity_bucket(m: int) -> str | None:
+    """The bucket of a problem with `m` distinct solutions (None when unknown, m = 0).
+
+    >>> [multiplicity_bucket(m) for m in (0, 1, 2, 3, 4, 17)]
+    [None, '1', '2-3', '2-3', '4+', '4+']
+    """
+    for name, lo, hi in MULTIPLICITY_BUCKETS:
+        if lo <= m <= hi:
+            return name
+    return None
 
 
 def describe(key: str) -> str:

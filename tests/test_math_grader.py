@@ -1,5 +1,6 @@
 """dsnb.tasks.math: GSM8K answer extraction, number normalisation and grading."""
 
+import random
 from fractions import Fraction
 
 import pytest
@@ -117,3 +118,77 @@ def test_grade_compares_values_not_strings():
     assert not grade("no answer here", "5")
     assert grade(r"\boxed{blue}", "blue")  # non-numeric: exact string
     assert not grade(None, "5") and not grade("5", None)
+
+
+# ----- a total function: 10,000 hostile completions, never an exception --------------------
+
+GSM_PIECES = [
+    "\\boxed{",
+    "\\boxed ",
+    "}",
+    "{",
+    "####",
+    "\\frac{",
+    "\\dfrac",
+    "\\text{",
+    "\\left(",
+    "\\right)",
+    "$",
+    "%",
+    "\\%",
+    ",",
+    ".",
+    "/",
+    "-",
+    "+",
+    "\u2212",
+    " ",
+    "\n",
+    "x = ",
+    "dollars",
+    "0",
+    "0/0",
+    "5/0",
+    "1",
+    "18",
+    "1,000",
+    "3.5",
+    "\u0663",
+    "(",
+    ")",
+    "9" * 30,
+]
+
+
+def random_gsm8k_completion(rng):
+    if rng.random() < 0.3:  # a near-answer: boxed / hashed / trailing, sometimes over zero
+        x = rng.choice(["18", "18.0", "\\frac{36}{2}", "5/0", "0/0", "\\frac{1}{0}", "1/0.", "-0", "$18"])
+        return rng.choice([f"so \\boxed{{{x}}}", f"#### {x}", f"the answer is {x}", f"\\boxed{{{x}"])
+    return "".join(rng.choice(GSM_PIECES) for _ in range(rng.randint(0, 30)))
+
+
+def test_grade_is_total_on_10000_random_completions():
+    rng = random.Random(3)
+    outcomes = {True: 0, False: 0}
+    for _ in range(10_000):
+        c = random_gsm8k_completion(rng)
+        ref = rng.choice(["18", "0", "5", "1000", "#### 18", "3/4"])
+        got = grade(c, ref)
+        assert isinstance(got, bool)
+        outcomes[got] += 1
+        answer = extract_model_answer(c)
+        assert answer is None or isinstance(answer, str)
+        value = to_fraction(answer) if answer is not None else None
+        assert value is None or isinstance(value, Fraction)
+        if got and value is not None and to_fraction(extract_gsm8k_reference(ref)) is not None:
+            assert value == to_fraction(extract_gsm8k_reference(ref))  # second method: the values agree
+    assert outcomes[True] > 300 and outcomes[False] > 3000
+
+
+@pytest.mark.parametrize(
+    "text", ["5/0", "0/0", "\\frac{1}{0}", "\\dfrac{0}{0}", "1/0.", "\\boxed{3/0}", "#### 0/0"]
+)
+def test_division_by_zero_is_a_wrong_answer_not_an_exception(text):
+    assert grade(text, "5") is False
+    assert grade(f"the answer is {text}", "7") is False
+    assert to_fraction(text.replace("\\boxed{", "").rstrip("}").replace("#### ", "")) is None

@@ -67,3 +67,70 @@ def test_completion_text_handles_message_shapes():
     parts = [{"role": "assistant", "content": [{"type": "text", "text": "x"}, {"type": "text", "text": "y"}]}]
     assert completion_text(parts) == "xy"
     assert completion_text(None) == ""
+
+
+def test_malformed_messages_are_wrong_answers_never_exceptions():
+    bad = [
+        [{"role": "assistant", "content": None}],
+        [{"role": "assistant", "content": 5}],
+        [{"role": "assistant", "content": [{"type": "text", "text": None}]}],
+        [
+            {
+                "role": "assistant",
+                "content": [{"type": "text", "text": 5}, {"type": "text", "text": "<answer>"}],
+            }
+        ],
+        [{"role": "assistant", "content": [None, 3.5, ["x"], {"text": ["x"]}]}],
+        [None, 7, "text"],
+        {"content": None},
+        42,
+    ]
+    for c in bad:
+        assert isinstance(completion_text(c), str)
+    assert countdown_reward(["p"] * len(bad), bad, nums=[[3, 7, 12]] * len(bad), target=[33] * len(bad)) == [
+        0.0
+    ] * len(bad)
+    assert gsm8k_correct(["q"] * len(bad), bad, answer=["18"] * len(bad)) == [0.0] * len(bad)
+    mixed = [
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": None}, {"type": "text", "text": "#### 18"}],
+        }
+    ]
+    assert gsm8k_correct(["q"], [mixed], answer=["18"]) == [1.0]  # the text parts still count
+
+
+def _random_value(rng, depth=0):
+    kinds = ["str", "none", "int", "float", "list", "dict", "answer"]
+    kind = rng.choice(kinds if depth < 3 else kinds[:4] + ["answer"])
+    if kind == "str":
+        return rng.choice(["", "x", "\n", "#### 18", "\\boxed{5/0}", "0/0"])
+    if kind == "answer":
+        return rng.choice(["<answer>3*7+12</answer>", "<answer>3+7</answer>", "18", "\\frac{1}{0}"])
+    if kind == "none":
+        return None
+    if kind == "int":
+        return rng.randint(-5, 5)
+    if kind == "float":
+        return rng.choice([0.5, float("nan"), float("inf")])
+    if kind == "list":
+        return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 3))]
+    return {
+        rng.choice(["role", "content", "text", "type", 5]): _random_value(rng, depth + 1)
+        for _ in range(rng.randint(0, 3))
+    } | rng.choice([{}, {"role": "assistant"}, {"role": "user"}, {"role": None}])
+
+
+def test_reward_functions_are_total_on_10000_random_message_structures():
+    import random
+
+    rng = random.Random(11)
+    completions = [_random_value(rng) for _ in range(10_000)]
+    n = len(completions)
+    cd = countdown_reward(["p"] * n, completions, nums=[[3, 7, 12]] * n, target=[33] * n)
+    tz = countdown_reward(
+        ["p"] * n, completions, nums=[[3, 7, 12]] * n, target=[33] * n, tinyzero_compat=True
+    )
+    gs = gsm8k_correct(["q"] * n, completions, answer=["18"] * n)
+    assert set(cd) <= {0.0, 0.1, 1.0} and set(tz) <= {0.0, 0.1, 1.0} and set(gs) <= {0.0, 1.0}
+    assert 1.0 in cd and 0.1 in cd and 1.0 in gs  # real answers inside the junk were found

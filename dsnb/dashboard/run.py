@@ -108,10 +108,9 @@ def step_seed(seed: int, step: int) -> int:
 
 
 def make_trainer(cfg):
-    """A fresh trainer, or the continuation of a run directory that already has a config."""
-    if (Path(cfg.run_dir) / "config.json").exists():
-        return Trainer.resume(cfg.run_dir, progress=False, steps=cfg.steps)
-    return Trainer(cfg, progress=False)
+    """A fresh trainer, or the continuation of the run in cfg.run_dir (refused, with one message,
+    if cfg changes more than the step count and the live controls)."""
+    return Trainer(cfg, progress=False, resume=True)
 
 
 class LiveRun:
@@ -315,6 +314,9 @@ class LiveRun:
             self.error = traceback.format_exc()
             self._save_after_error()
             print(self.error, file=sys.stderr)
+            for tr in self.trainers.values():  # a failed step saved itself; this covers the rest
+                with contextlib.suppress(Exception):
+                    tr.checkpoint()
         finally:
             self._ended, self.activity = True, ""
             self._idle.set()

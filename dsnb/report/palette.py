@@ -24,6 +24,7 @@ FAMILY_COLORS = {
     "passk": "#8c564b",
     "cispo": "#e377c2",
     "klcov": "#bcbd22",
+    "clipcov": "#bcbd22",  # Cui et al.'s other Cov method; KL-Cov is not implemented (void on-policy)
 }
 METHOD_COLORS = {**FAMILY_COLORS, "vanilla": FAMILY_COLORS["grpo"]}
 """Colour by method name: every family, plus "vanilla" (the theory's plain RL optimum)."""
@@ -59,7 +60,13 @@ def family(loss: dict) -> str:
     """
     if loss.get("gamma_p", 0) > 0 or loss.get("gamma_n", 0) > 0:
         return "ds"
-    for fam, field in (("unlikeliness", "unlikeliness_coef"), ("passk", "passk_k"), ("klcov", "klcov_coef")):
+    rivals = (
+        ("unlikeliness", "unlikeliness_coef"),
+        ("passk", "passk_k"),
+        ("klcov", "klcov_coef"),
+        ("clipcov", "clipcov_frac"),
+    )
+    for fam, field in rivals:
         if loss.get(field):
             return fam
     if loss.get("ratio_form") == "cispo":

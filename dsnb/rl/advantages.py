@@ -6,6 +6,10 @@ trainer makes (``dsnb.rl.trainer``, the line marked ``# DS-GRPO``): GRPO's group
 is plain GRPO. Used by the trainer, the TRL bridge and notebooks 03-04. Equations: the method
 page (docs/method.md) section 5 and NOTATION.md tags [GRPO1], [DS3], [DS4], [DS5].
 
+The advantage-level rivals DS is compared with live here too, one switch each: the unlikeliness
+reward [UNL1] (He et al. 2025, ``unlikeliness_coef``) and the analytic pass@k advantage [PKA1]
+(Chen et al. 2025, ``passk_k``). The loss-level rival, Clip-Cov [COV1], is in ``dsnb.rl.loss``.
+
 Conventions. Completion tensors are flat: ``rewards`` and ``seq_logp`` have shape (N,) with
 N = B·G, ordered group by group (completions 0..G-1 belong to prompt 0, G..2G-1 to prompt 1,
 ...). They are viewed as (B, G) only where a group statistic is needed.
@@ -18,6 +22,8 @@ do. With G = 8 it is sqrt(8/7) ≈ 1.07 times the population std, so advantages 
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
@@ -173,14 +179,96 @@ def ds_score_advantages(
     return (s - s.mean(dim=1, keepdim=True)).reshape(-1)  # (B, G) -> (N,)
 
 
+def group_ranks(seq_logp: Tensor, group_size: int) -> Tensor:
+    """The rank of each completion in its group by log pi_old(y): 0 = least likely, G − 1 = most likely.
+
+    Shapes: seq_logp (N,) -> ranks (N,) as floats. Ties (the same completion sampled twice has
+    the same log-prob) share their mean rank, so a repeated answer never gets two different
+    credits depending on where in the group it happened to be sampled.
+
+    >>> group_ranks(torch.tensor([-1., -3., -2., -0.5, -1., -1., -2., -3.]), group_size=4)
+    tensor([2.0000, 0.0000, 1.0000, 3.0000, 2.5000, 2.5000, 1.0000, 0.0000])
+    """
+    lp = _grouped(seq_logp.detach(), group_size)  # (B, G)
+    below = (lp.unsqueeze(1) < lp.unsqueeze(2)).sum(dim=2)  # (B, G): others strictly less likely
+    ties = (lp.unsqueeze(1) == lp.unsqueeze(2)).sum(dim=2) - 1  # (B, G): others equally likely
+    return (below + ties / 2).reshape(-1).to(lp.dtype)  # (B, G) -> (N,)
+
+
+def unlikeliness_rewards(
+    rewards: Tensor, seq_logp: Tensor, group_size: int, coef: float, correct: Tensor | None = None
+) -> Tensor:
+    """[UNL1] r̃_i = r_i·(1 − β·rank_i/G) if y_i is correct, r_i otherwise; rank_i from :func:`group_ranks`.
+
+    The unlikeliness reward of He, Fried & Welleck (2025, arXiv 2506.02355), in the rank form of
+    their released code: the G completions of a group are ranked by log pi_old (0 = least
+    likely), and a correct one loses β·rank/G of its reward, so the rarest correct answer keeps
+    all of it and the most likely keeps 1 − β(G − 1)/G. The GRPO advantage [GRPO1] of r̃ follows.
+
+    Shapes: rewards, seq_logp (N,) (detached here), correct (N,) bool -> r̃ (N,).
+
+    What a learner gets wrong: this is a *penalty on likely* correct answers, not a bonus on rare
+    ones; after the group normalisation that is the same thing, and an all-correct group (which
+    GRPO ignores) now pushes mass from its common answers to its rare ones.
+
+    >>> unlikeliness_rewards(torch.tensor([1., 1., 0., 1.]), torch.tensor([-1., -3., -2., -0.5]), 4, 0.5)
+    tensor([0.7500, 1.0000, 0.0000, 0.6250])
+    """
+    if seq_logp.shape != rewards.shape:
+        raise ValueError(f"seq_logp {tuple(seq_logp.shape)} must match rewards {tuple(rewards.shape)}")
+    rewards = rewards if rewards.is_floating_point() else rewards.float()
+    ok = (rewards == 1) if correct is None else correct.bool()
+    rank = group_ranks(seq_logp, group_size).to(rewards.dtype)  # (N,)
+    return torch.where(ok, rewards * (1 - coef * rank / group_size), rewards)
+
+
+def passk_advantages(
+    correct: Tensor, group_size: int, k: int, eps: float = 1e-4, dtype: torch.dtype = torch.float32
+) -> Tensor:
+    """[PKA1] A⁺ = (1 − ρ)/(σ + eps), A⁻ = (1 − ρ − C(G−c−1, k−1)/C(G−1, k−1))/(σ + eps).
+
+    ρ = 1 − C(G−c, k)/C(G, k) is the group's mean pass@k over its k-subsets, σ = √(ρ(1 − ρ)).
+
+    The analytic pass@k advantage of Chen et al. (2025, arXiv 2508.10751): reward every k-subset
+    of the group with its pass@k (1 if it holds a correct answer), centre by the mean ρ and scale
+    by the std σ over subsets, and give each completion the average over the subsets it is in.
+    For a group of G with c correct that is A⁺ for the correct and A⁻ for the incorrect ones.
+    Shapes: correct (N,) bool -> (N,).
+
+    What a learner gets wrong: k = 1 is GRPO with the population std (÷ G, not G − 1); a larger k
+    blames a wrong answer less when its group has correct ones (a k-subset with it in may still
+    pass), and once c > G − k every k-subset passes and nobody in the group gets any advantage.
+
+    >>> passk_advantages(torch.tensor([1, 0, 0, 0]), group_size=4, k=2, eps=0.0)
+    tensor([ 1.0000, -0.3333, -0.3333, -0.3333])
+    """
+    ok = _grouped(correct.bool().to(torch.float64), group_size)  # (B, G) of 0/1
+    G = group_size
+    if not 1 <= k < G:
+        raise ValueError(f"k = {k}: the pass@k advantage needs 1 <= k < G = {G} (k = G gives no signal)")
+    table = torch.zeros(G + 1, 2, dtype=torch.float64, device=ok.device)  # c -> (A⁺, A⁻)
+    for c in range(1, G):  # c = 0 or G: no signal, A = 0
+        rho = 1 - math.comb(G - c, k) / math.comb(G, k)
+        sigma = math.sqrt(max(rho * (1 - rho), 0.0))
+        blame = math.comb(G - c - 1, k - 1) / math.comb(G - 1, k - 1)
+        if sigma > 0:  # sigma = 0 once c > G − k: every k-subset passes, A = 0
+            table[c, 0], table[c, 1] = (1 - rho) / (sigma + eps), (1 - rho - blame) / (sigma + eps)
+    c = ok.sum(dim=1).long()  # (B,)
+    adv = torch.where(ok.bool(), table[c, 0].unsqueeze(1), table[c, 1].unsqueeze(1))  # (B, G)
+    return adv.reshape(-1).to(dtype)  # (B, G) -> (N,)
+
+
 def compute_advantages(
     rewards: Tensor, seq_logp: Tensor | None, cfg: LossConfig, correct: Tensor | None = None
 ) -> Tensor:
     """[DS3] (cfg.ds_where = "advantage") or [DS4] ("score"); gamma_p = gamma_n = 0 gives [GRPO1].
 
+    The rivals, when their switch is on: [UNL1] (cfg.unlikeliness_coef > 0) reweights the
+    rewards before [GRPO1]; [PKA1] (cfg.passk_k > 0) replaces [GRPO1] by the pass@k advantage.
+
     Shapes: rewards (N,), seq_logp (N,) = :func:`sequence_logp` of pi_old (or of the base model
     when cfg.ds_ref == "base") with cfg.ds_logp, correct (N,) bool -> advantages (N,).
-    ``seq_logp`` may be None when DS is off.
+    ``seq_logp`` may be None when neither DS nor the unlikeliness reward is on.
 
     What a learner gets wrong: seq_logp must come from the policy that *sampled* the group
     (detached), not from the policy being updated; it is a fixed part of the reward.
@@ -189,12 +277,19 @@ def compute_advantages(
     tensor([ 0.7071, -0.7071])
     """
     if seq_logp is None:
-        if cfg.uses_ds:
+        if cfg.needs_seq_logp:
             raise ValueError(
-                "DS is on (gamma_p or gamma_n > 0): pass seq_logp, the sequence "
-                "log-prob of each completion under pi_old"
+                "DS or the unlikeliness reward is on (gamma_p, gamma_n or unlikeliness_coef > 0): "
+                "pass seq_logp, the sequence log-prob of each completion under pi_old"
             )
         seq_logp = torch.zeros_like(rewards)
+    if cfg.passk_k:
+        ok = (rewards == 1) if correct is None else correct
+        dtype = rewards.dtype if rewards.is_floating_point() else torch.float32
+        return passk_advantages(ok, cfg.group_size, cfg.passk_k, cfg.std_eps, dtype)
+    if cfg.unlikeliness_coef:
+        correct = (rewards == 1) if correct is None else correct  # decided before r̃ replaces r
+        rewards = unlikeliness_rewards(rewards, seq_logp, cfg.group_size, cfg.unlikeliness_coef, correct)
     if cfg.ds_where == "score":
         return ds_score_advantages(rewards, seq_logp, cfg.group_size, cfg.gamma_p, cfg.gamma_n, correct)
     return ds_advantages(

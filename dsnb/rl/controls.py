@@ -8,6 +8,7 @@ logs every change with the step it took effect at. Used by ``dsnb.rl.trainer`` a
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 
@@ -46,6 +47,8 @@ class Controls:
             if name not in LIVE_FIELDS:
                 raise ValueError(f"{name!r} is not a live control; choose from {LIVE_FIELDS}")
             value = float(value)
+            if not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number (got {value})")
             if name in ("gamma_p", "gamma_n", "lr") and value < 0:
                 raise ValueError(
                     f"{name} must be >= 0 (got {value}); DS needs gamma >= 0 and a "

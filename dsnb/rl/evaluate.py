@@ -2,17 +2,21 @@
 curve for k = 1..n [PK1], distinct correct solutions and coverage of the solver's solution set,
 each also for the base model (adapter disabled) on the same problems with the same sampling seed.
 
+Every number is also reported per *multiplicity bucket* (problems with 1, 2-3 or 4+ distinct
+solutions, by the exact solver): the quantity the paper's argument turns on. DS can only act where
+a problem has more than one correct answer.
+
 Used by ``dsnb demo``, the study, the dashboard's mini-evaluation and notebook 05.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from dsnb.metrics import answer_entropy, pass_at_k_curve
+from dsnb.metrics import MULTIPLICITY_BUCKETS, answer_entropy, multiplicity_bucket, pass_at_k_curve
 from dsnb.rl.policy import Policy
 from dsnb.rl.rundir import RunDir
 from dsnb.rl.trainer import TrainConfig
@@ -28,19 +32,42 @@ class EvalResult:
     distinct: list[int]  # distinct correct solutions per problem
     coverage: list[float]  # fraction of the known solution set found (nan when unknown)
     answer_entropy: list[float]  # entropy (nats) of the histogram of correct solutions
+    top_share: list[float] = field(default_factory=list)
+    """The most frequent correct solution's share of the correct samples (nan: none correct)."""
+    multiplicity: list[int] = field(default_factory=list)
+    """Distinct solutions each problem has (by the solver; 0 = unknown, e.g. GSM8K)."""
 
     def summary(self) -> dict:
-        curve = pass_at_k_curve(self.n, np.array(self.c))
-        cov = [x for x in self.coverage if x == x]
+        """Means over problems, and the same per multiplicity bucket under "by_multiplicity"."""
+        out = self._means(range(len(self.c)))
+        buckets = {}
+        for name, _, _ in MULTIPLICITY_BUCKETS:
+            idx = [i for i, m in enumerate(self.multiplicity) if multiplicity_bucket(m) == name]
+            if idx:
+                buckets[name] = self._means(idx)
+        if buckets:
+            out["by_multiplicity"] = buckets
+        return out
+
+    def _means(self, idx) -> dict:
+        idx = list(idx)
+        curve = pass_at_k_curve(self.n, np.array([self.c[i] for i in idx]))
+        cov = [self.coverage[i] for i in idx if self.coverage[i] == self.coverage[i]]
+        top = [
+            self.top_share[i]
+            for i in idx
+            if i < len(self.top_share) and self.top_share[i] == self.top_share[i]
+        ]
         return {
             "n": self.n,
-            "problems": len(self.c),
+            "problems": len(idx),
             "pass@k": [float(x) for x in curve],
             "pass@1": float(curve[0]),
             f"pass@{self.n}": float(curve[-1]),
-            "distinct_correct": float(np.mean(self.distinct)),
+            "distinct_correct": float(np.mean([self.distinct[i] for i in idx])),
             "coverage": float(np.mean(cov)) if cov else float("nan"),
-            "answer_entropy": float(np.mean(self.answer_entropy)),
+            "answer_entropy": float(np.mean([self.answer_entropy[i] for i in idx])),
+            "top_share": float(np.mean(top)) if top else float("nan"),
         }
 
 
@@ -58,7 +85,7 @@ def sample_and_grade(
     """Draw n completions per problem (seeded), grade them, count solutions per problem."""
     torch.manual_seed(seed)
     per = max(1, chunk // n)
-    c, distinct, cov, ent = [], [], [], []
+    res = EvalResult(n, [], [], [], [], [], [len(p.solutions) for p in problems])
     for s in range(0, len(problems), per):
         part = problems[s : s + per]
         roll = policy.sample([p.prompt for p in part], n, max_new_tokens, temperature, adapter=adapter)
@@ -66,13 +93,13 @@ def sample_and_grade(
         correct, keys = g.correct, g.keys
         for i, prob in enumerate(part):
             ks = [k for k in keys[i * n : (i + 1) * n] if k is not None]
-            c.append(sum(correct[i * n : (i + 1) * n]))
-            distinct.append(len(set(ks)))
-            cov.append(
-                len(set(ks) & prob.solutions) / len(prob.solutions) if prob.solutions else float("nan")
-            )
-            ent.append(answer_entropy(ks) if ks else 0.0)
-    return EvalResult(n, c, distinct, cov, ent)
+            res.c.append(sum(correct[i * n : (i + 1) * n]))
+            res.distinct.append(len(set(ks)))
+            found = len(set(ks) & prob.solutions)
+            res.coverage.append(found / len(prob.solutions) if prob.solutions else float("nan"))
+            res.answer_entropy.append(answer_entropy(ks) if ks else 0.0)
+            res.top_share.append(max(map(ks.count, set(ks))) / len(ks) if ks else float("nan"))
+    return res
 
 
 def evaluate(

@@ -5,11 +5,21 @@ method page (docs/method.md) sections 5-6, tags [PPO1], [KL3], [ENT2], [AGG1] he
 advantages, where differential smoothing lives ([GRPO1], [DS3]-[DS5]), are in
 ``dsnb.rl.advantages``.
 
-Every baseline is the same loss with one switch (METHOD.md section 6): plain GRPO is the
+Every baseline is the same loss with one switch (docs/method.md section 6): plain GRPO is the
 default; gamma_p, gamma_n > 0 is DS-GRPO; ``normalize_std=False`` + ``loss_agg="dr-grpo"`` is
 Dr.GRPO; ``entropy_coef`` is the entropy bonus (> 0) or penalty (< 0); ``clip_eps_high >
-clip_eps_low`` is DAPO's clip-higher. Shapes: completion tensors are (N, T), N = B·G ordered
-group by group; per-sequence tensors are (N,).
+clip_eps_low`` is DAPO's clip-higher. The rivals of the study: ``unlikeliness_coef`` [UNL1] and
+``passk_k`` [PKA1] (advantage level, in ``dsnb.rl.advantages``) and ``clipcov_frac`` [COV1]
+(Clip-Cov, token level, here). Shapes: completion tensors are (N, T), N = B·G ordered group by
+group; per-sequence tensors are (N,).
+
+You should know: why Clip-Cov and not CISPO or KL-Cov. The trainer makes ONE update per sampled
+batch, so pi = pi_old when the loss is differentiated (rho = 1 exactly). CISPO's loss
+−sg(clip(rho))·A·log pi then has the gradient −A·∇log pi, which is GRPO's; KL-Cov's extra term
+|log pi − log pi_old| on its selected tokens has zero gradient at pi = pi_old (any divergence
+does). Both are GRPO here, to the last bit (tests/test_rivals.py shows it). Clip-Cov, from the
+same paper as KL-Cov (Cui et al. 2025), removes the gradient of its selected tokens, which acts
+on the first update too.
 """
 
 from __future__ import annotations
@@ -19,9 +29,12 @@ from dataclasses import dataclass, fields
 import torch
 from torch import Tensor
 
+from dsnb.rl.checks import need_bool, need_int, need_number, need_str
+
 __all__ = [
     "LossConfig",
     "clipped_surrogate",
+    "clip_cov_mask",
     "k3_kl",
     "token_entropy",
     "aggregate",
@@ -63,37 +76,56 @@ class LossConfig:
     gamma_n: float = 0.0
     """DS strength on incorrect completions (sharpens the incorrect set)."""
     ds_logp: str = "sum"
-    """Sequence log-prob for DS ([DS5]): "sum" (paper formula) or "mean" (length-normalised)."""
+    """Sequence log-prob for DS and the unlikeliness rank ([DS5]): "sum" (paper formula) or "mean"."""
     ds_where: str = "advantage"
     """"advantage" (shape after normalisation, [DS3]) or "score" (shape, then centre, [DS4])."""
     ds_ref: str = "old"
     """Whose log-prob DS uses: "old" (pi_old, practice) or "base" (adapter disabled, theory)."""
     max_completion_len: int | None = None
     """The constant length normaliser of "dr-grpo" (T_max); required for it, unused otherwise."""
+    unlikeliness_coef: float = 0.0
+    """β of the unlikeliness reward [UNL1] (He et al. 2025): likely correct answers lose β·rank/G; 0 = off."""
+    passk_k: int = 0
+    """k of the analytic pass@k advantage [PKA1] (Chen et al. 2025), 1 <= k < G; 0 = off (GRPO)."""
+    clipcov_frac: float = 0.0
+    """Clip-Cov [COV1] (Cui et al. 2025): fraction of tokens whose gradient is dropped; 0 = off."""
+    clipcov_low: float = 1.0
+    """Clip-Cov picks its tokens among those with covariance in (clipcov_low, clipcov_high) ..."""
+    clipcov_high: float = 5.0
+    """... (the defaults of the authors' code)."""
 
     def __post_init__(self):
-        if self.group_size < 2:
-            raise ValueError(
-                "a group of one completion has no baseline (its advantage is always "
-                "0); use group_size >= 2 (the paper uses 8)"
+        need_int(
+            self,
+            "group_size",
+            lo=2,
+            why="a group of one completion has no baseline (its advantage is always 0); "
+            "use group_size >= 2 (the paper uses 8)",
+        )
+        need_number(
+            self,
+            "clip_eps_low",
+            lo=0.0,
+            hi=1.0,
+            hi_open=True,
+            why="the ratio is clipped below at 1 − clip_eps_low, which must stay positive",
+        )
+        need_number(self, "clip_eps_high", lo=0.0, why="the ratio is clipped above at 1 + clip_eps_high")
+        need_number(self, "beta", lo=0.0, why="a negative KL weight rewards moving away from the reference")
+        need_number(self, "std_eps", lo=0.0, why="it only guards the division by the std")
+        need_number(self, "entropy_coef", why="> 0 is a bonus, < 0 a penalty")
+        for name in ("gamma_p", "gamma_n"):
+            need_number(
+                self,
+                name,
+                lo=0.0,
+                why="gamma_p and gamma_n must be >= 0: the DS signs are built into [DS3] (−gamma_p·log pi "
+                "on correct, +gamma_n·log pi on incorrect); a negative gamma_p would sharpen the "
+                "correct set, the opposite of DS",
             )
-        if not 0.0 <= self.clip_eps_low < 1.0:
-            raise ValueError(
-                "clip_eps_low must be in [0, 1): the ratio is clipped below at "
-                "1 − clip_eps_low, which must stay positive"
-            )
-        if self.clip_eps_high < 0:
-            raise ValueError("clip_eps_high must be >= 0: the ratio is clipped above at 1 + clip_eps_high")
-        if self.beta < 0:
-            raise ValueError("beta must be >= 0: a negative KL weight rewards moving away from the reference")
-        if self.std_eps < 0:
-            raise ValueError("std_eps must be >= 0 (it only guards the division by the std)")
-        if self.gamma_p < 0 or self.gamma_n < 0:
-            raise ValueError(
-                "gamma_p and gamma_n must be >= 0: the DS signs are built into "
-                "[DS3] (−gamma_p·log pi on correct, +gamma_n·log pi on incorrect); a "
-                "negative gamma_p would sharpen the correct set, the opposite of DS"
-            )
+        need_bool(self, "normalize_std")
+        for name in ("loss_agg", "ds_logp", "ds_where", "ds_ref"):
+            need_str(self, name)
         _choice("loss_agg", self.loss_agg, LOSS_AGG, "see [AGG1] in NOTATION.md")
         _choice(
             "ds_logp",
@@ -113,13 +145,14 @@ class LossConfig:
             DS_REF,
             "'old' = the sampling policy (practice), 'base' = adapter disabled (theory)",
         )
-        if self.max_completion_len is not None and self.max_completion_len < 1:
-            raise ValueError("max_completion_len must be a positive number of tokens")
+        if self.max_completion_len is not None:
+            need_int(self, "max_completion_len", lo=1, why="T_max is a positive number of tokens")
         if self.loss_agg == "dr-grpo" and self.max_completion_len is None:
             raise ValueError(
                 "loss_agg='dr-grpo' divides by the constant N·T_max; set "
                 "max_completion_len to the generation limit (T_max)"
             )
+        self._check_rivals()
         if self.ds_where == "score" and self.normalize_std:
             raise ValueError(
                 "ds_where='score' ([DS4]) centres the shaped score without std "
@@ -127,10 +160,53 @@ class LossConfig:
                 "LossConfig.ds_score()"
             )
 
+    def _check_rivals(self):
+        if not 0.0 <= self.unlikeliness_coef <= 1.0:
+            raise ValueError(
+                "unlikeliness_coef must be in [0, 1]: the most likely correct answer keeps "
+                "1 − β(G − 1)/G of its reward, and β > 1 would score it below a wrong one"
+            )
+        if self.passk_k and not 1 <= self.passk_k < self.group_size:
+            raise ValueError(
+                f"passk_k = {self.passk_k}: pass@k of a group of G = {self.group_size} needs "
+                "1 <= k < G (k = G gives every group zero advantage); 0 switches it off"
+            )
+        if self.passk_k and not self.normalize_std:
+            raise ValueError(
+                "passk_k brings its own normalisation (σ of the group's pass@k, [PKA1]); "
+                "leave normalize_std=True"
+            )
+        if not 0.0 <= self.clipcov_frac <= 1.0:
+            raise ValueError("clipcov_frac is a fraction of the batch's tokens: use 0 <= clipcov_frac <= 1")
+        if self.clipcov_low >= self.clipcov_high:
+            raise ValueError(
+                "Clip-Cov picks tokens with covariance in (clipcov_low, clipcov_high): "
+                "clipcov_low must be below clipcov_high"
+            )
+        on = [
+            name
+            for name, active in (
+                ("DS (gamma_p/gamma_n)", self.uses_ds),
+                ("unlikeliness_coef", self.unlikeliness_coef > 0),
+                ("passk_k", self.passk_k > 0),
+            )
+            if active
+        ]
+        if len(on) > 1:
+            raise ValueError(
+                f"{' and '.join(on)} are separate methods that each rewrite the advantage; "
+                "switch on one of them (the study compares them side by side)"
+            )
+
     @property
     def uses_ds(self) -> bool:
         """True when differential smoothing is on (gamma_p or gamma_n > 0)."""
         return self.gamma_p > 0 or self.gamma_n > 0
+
+    @property
+    def needs_seq_logp(self) -> bool:
+        """True when the advantage needs each completion's sequence log-prob (DS, unlikeliness)."""
+        return self.uses_ds or self.unlikeliness_coef > 0
 
     @property
     def needs_ref(self) -> bool:
@@ -186,6 +262,21 @@ class LossConfig:
         return cls._preset(dict(entropy_coef=-abs(coef)), overrides)
 
     @classmethod
+    def unlikeliness(cls, coef: float = 0.25, **overrides) -> LossConfig:
+        """GRPO on the unlikeliness reward [UNL1]: ranks by the mean log-prob, as the authors' code."""
+        return cls._preset(dict(unlikeliness_coef=coef, ds_logp="mean"), overrides)
+
+    @classmethod
+    def passk(cls, k: int = 4, **overrides) -> LossConfig:
+        """The analytic pass@k advantage [PKA1] in place of GRPO's."""
+        return cls._preset(dict(passk_k=k), overrides)
+
+    @classmethod
+    def clip_cov(cls, frac: float = 0.02, **overrides) -> LossConfig:
+        """GRPO with Clip-Cov [COV1]: no gradient from a few high-covariance tokens."""
+        return cls._preset(dict(clipcov_frac=frac), overrides)
+
+    @classmethod
     def clip_higher(cls, eps_high: float = 0.28, **overrides) -> LossConfig:
         """GRPO with DAPO's asymmetric clip: rare tokens may grow further before clipping."""
         return cls._preset(dict(clip_eps_high=eps_high), overrides)
@@ -219,6 +310,50 @@ def clipped_surrogate(
     unclipped = ratio * a
     clipped_obj = torch.clamp(ratio, 1.0 - eps_low, 1.0 + eps_high) * a
     return -torch.minimum(unclipped, clipped_obj), clipped_obj < unclipped
+
+
+def clip_cov_mask(
+    logp: Tensor,
+    adv: Tensor,
+    mask: Tensor,
+    frac: float,
+    low: float = 1.0,
+    high: float = 5.0,
+    exclude: Tensor | None = None,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """[COV1] Cov_t = (A_t − mean A)·(log pi(y_t) − mean log pi); mute ⌊frac·#tokens⌋ with low < Cov_t < high.
+
+    Means are over the real tokens; at least one token is muted when there is a candidate.
+
+    Clip-Cov of Cui et al. (2025, arXiv 2505.22617), as in their code: the tokens are drawn at
+    random among the candidates (never among ``exclude``, the tokens PPO already clipped).
+    Shapes: logp (N, T) (detached here), adv (N,) broadcast over tokens, mask (N, T) -> (N, T)
+    bool, True where the token's loss (and gradient) is dropped.
+
+    What a learner gets wrong: the covariance is the token's contribution to the entropy's
+    change (Cui et al.): a confident token (log pi above the batch mean) with a positive
+    advantage, or an unlikely one with a negative advantage, is what collapses entropy; those
+    tokens are muted, the rest train as usual.
+
+    >>> lp = torch.tensor([[-0.1, -3.0], [-2.0, -0.5]]); m = torch.ones(2, 2)
+    >>> clip_cov_mask(lp, torch.tensor([2.0, -2.0]), m, frac=0.5, low=0.5)  # Cov = 2.6, −3.2, 1.2, −1.8
+    tensor([[ True, False],
+            [ True, False]])
+    """
+    keep = mask.bool()
+    a = adv.detach().to(logp.dtype).unsqueeze(1).expand_as(logp)  # (N,) -> (N, T)
+    lp = logp.detach()
+    cov = (a - a[keep].mean()) * (lp - lp[keep].mean())  # (N, T)
+    cand = keep & (cov > low) & (cov < high)
+    if exclude is not None:
+        cand &= ~exclude.bool()
+    idx = cand.flatten().nonzero().squeeze(1)  # flat indices of candidates
+    n_drop = min(max(int(frac * int(keep.sum())), 1), idx.numel()) if frac > 0 else 0
+    pick = idx[torch.randperm(idx.numel(), generator=generator, device=idx.device)[:n_drop]]
+    out = torch.zeros(logp.numel(), dtype=torch.bool, device=logp.device)
+    out[pick] = True
+    return out.view_as(logp)
 
 
 def k3_kl(logp: Tensor, logp_ref: Tensor) -> Tensor:
@@ -315,7 +450,8 @@ def policy_loss(
     Shapes: logp, logp_old, logp_ref, entropy, mask (N, T); adv (N,) from
     :func:`compute_advantages` -> (scalar loss, stats). Stats keys (defined in
     ``dsnb.metrics.GLOSSARY``): "loss/policy", "loss/kl" (beta > 0), "kl" (whenever logp_ref is
-    given), "entropy/token_mean" (whenever entropy is given), "clip/frac", "loss/total".
+    given), "entropy/token_mean" (whenever entropy is given), "clip/frac", "clipcov/frac"
+    (clipcov_frac > 0, [COV1]), "loss/total".
 
     What a learner gets wrong: the entropy term is a plain masked token mean whatever loss_agg
     is (as in TRL), and it must carry gradient (compute it from the logits, do not detach).
@@ -332,6 +468,12 @@ def policy_loss(
     )  # (N, T) each
     total = aggregate(per_token, mask, cfg.loss_agg, cfg.max_completion_len)
     stats = {"loss/policy": total.item(), "clip/frac": masked_mean(clipped.to(per_token.dtype), mask).item()}
+    if cfg.clipcov_frac > 0:  # [COV1]: mute a few high-covariance tokens (loss and gradient)
+        drop = clip_cov_mask(logp, adv, mask, cfg.clipcov_frac, cfg.clipcov_low, cfg.clipcov_high, clipped)
+        per_token = per_token.masked_fill(drop, 0.0)
+        total = aggregate(per_token, mask, cfg.loss_agg, cfg.max_completion_len)
+        stats["loss/policy"] = total.item()
+        stats["clipcov/frac"] = masked_mean(drop.to(per_token.dtype), mask).item()
     if logp_ref is not None:
         k3 = k3_kl(logp, logp_ref)  # (N, T)
         stats["kl"] = masked_mean(k3.detach(), mask).item()

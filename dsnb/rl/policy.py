@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import inspect
+import os
+import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +30,7 @@ import torch
 from torch import Tensor
 
 from dsnb import data as shipped
+from dsnb.rl.checks import need_bool, need_int, need_number, need_str
 
 BACKENDS = ("auto", "hf", "unsloth")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -50,7 +54,8 @@ class PolicyConfig:
     device: str = "auto"
     """"cpu", "cuda", "cuda:1", "mps" or "auto" (the first accelerator found, else cpu)."""
     dtype: str = "auto"
-    """Weights dtype; "auto" = float32 on CPU, bfloat16 on GPUs that support it, else float16 (T4)."""
+    """Base weights and compute dtype; "auto" = float32 on CPU, bfloat16 on compute capability >= 8
+    (A100, L4, H100), float16 below (a T4 is 7.5). The LoRA weights are always float32."""
     load_in_4bit: bool = False
     """QLoRA-style 4-bit base weights (unsloth backend, or bitsandbytes with hf on a GPU)."""
     gguf_file: str | None = None
@@ -59,17 +64,114 @@ class PolicyConfig:
     """Trade compute for memory on long completions (real models on small GPUs)."""
 
     def __post_init__(self):
-        if self.backend not in BACKENDS:
-            raise ValueError(f"backend={self.backend!r}: choose one of {BACKENDS}")
-        if self.dtype not in DTYPES:
-            raise ValueError(f"dtype={self.dtype!r}: choose one of {DTYPES}")
-        if self.lora_r < 1:
+        if isinstance(self.model, os.PathLike):
+            self.model = os.fspath(self.model)
+        need_str(self, "model", why='name a shipped model ("nano"), a local model directory or a hub id')
+        need_str(self, "backend", BACKENDS)
+        need_str(self, "dtype", DTYPES)
+        need_int(
+            self,
+            "lora_r",
+            lo=1,
+            why="dsnb trains a LoRA adapter and keeps the base frozen, so the base model doubles "
+            "as the reference policy",
+        )
+        need_number(
+            self,
+            "lora_alpha",
+            lo=0,
+            lo_open=True,
+            why="the update is scaled by lora_alpha / lora_r; 0 trains nothing",
+        )
+        need_number(self, "lora_dropout", lo=0.0, hi=1.0, hi_open=True)
+        if isinstance(self.target_modules, tuple):
+            self.target_modules = list(self.target_modules)
+        if isinstance(self.target_modules, str):
+            need_str(self, "target_modules")  # peft's "all-linear" style
+        elif not (
+            isinstance(self.target_modules, list)
+            and self.target_modules
+            and all(isinstance(m, str) and m for m in self.target_modules)
+        ):
             raise ValueError(
-                "lora_r must be >= 1: dsnb trains a LoRA adapter and keeps the base "
-                "frozen, so the base model doubles as the reference policy"
+                f"target_modules must be a non-empty list of layer names such as {LORA_ALL[:2]}, "
+                f"got {self.target_modules!r}"
             )
-        if not 0.0 <= self.lora_dropout < 1.0:
-            raise ValueError("lora_dropout must be in [0, 1)")
+        need_str(self, "device", why='"auto", "cpu", "cuda", "cuda:1" or "mps"')
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except (RuntimeError, ValueError):
+                raise ValueError(
+                    f"device={self.device!r} is not a device torch knows: use "
+                    '"auto", "cpu", "cuda", "cuda:1" or "mps"'
+                ) from None
+        need_bool(self, "load_in_4bit")
+        need_bool(self, "gradient_checkpointing")
+        if self.gguf_file is not None:
+            need_str(self, "gguf_file", why="the name of a .gguf file inside the model directory")
+
+
+def check_device(pref: str) -> None:
+    """Raise ValueError when `pref` names an accelerator this machine does not have (before any
+    model loads: otherwise the failure comes minutes later, from deep inside torch)."""
+    if pref in ("auto", "cpu"):
+        return
+    dev = torch.device(pref)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            build = " (this torch is a CPU-only build)" if torch.version.cuda is None else ""
+            raise ValueError(
+                f"device={pref!r}, but this machine has no CUDA GPU{build}. Use device='auto' "
+                "(the first accelerator found, else cpu) or device='cpu'."
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={pref!r}, but this machine has {torch.cuda.device_count()} CUDA GPU(s) "
+                f"(cuda:0 to cuda:{torch.cuda.device_count() - 1})"
+            )
+    elif dev.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise ValueError(f"device={pref!r}, but this machine has no Apple GPU (MPS); use device='auto'")
+    elif dev.type != "cpu":
+        backend = getattr(torch, dev.type, None)
+        if backend is None or not getattr(backend, "is_available", lambda: False)():
+            raise ValueError(f"device={pref!r}, but torch finds no {dev.type} device here; use device='auto'")
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
+
+
+def check_model(model: str, gguf_file: str | None = None) -> None:
+    """Raise ValueError unless `model` can load: a shipped name whose files exist, a local
+    directory holding a model (config.json, or the named GGUF file), or a hub id ("owner/name",
+    not a path: "runs/x" where ./runs exists is a missing local directory, not a hub id)."""
+    if model in shipped.MODEL_ENV:
+        try:
+            shipped.model_dir(model)
+        except FileNotFoundError as err:
+            raise ValueError(str(err)) from None
+        return
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ValueError(
+                f"model={model!r} is a file; give the model's directory (the one holding config.json)"
+            )
+        need = gguf_file or "config.json"
+        if not (path / need).exists():
+            raise ValueError(
+                f"model={model!r}: {path} holds no {need}, so it is not a model directory "
+                "(save_pretrained writes config.json next to the weights)"
+            )
+        return
+    first = model.split("/")[0]
+    if _HUB_ID.fullmatch(model) and ".." not in model and not (model.count("/") and Path(first).is_dir()):
+        return  # a hub id: transformers downloads it (or finds it in its cache)
+    raise ValueError(
+        f"model={model!r}: no such model directory ({path.absolute()}), and it is not a hub id "
+        f"('owner/name'). Shipped models: {sorted(shipped.MODEL_ENV)}"
+    )
 
 
 def resolve_model_path(model: str) -> str:
@@ -89,12 +191,33 @@ def detect_device(pref: str = "auto") -> str:
 
 
 def detect_dtype(pref: str, device: str):
-    """float32 on CPU; bf16 where the GPU supports it, else fp16 (a T4 has no bf16)."""
+    """The base weights' dtype: `pref` unless "auto"; then float32 on CPU and MPS, and on CUDA
+    bfloat16 from compute capability 8 (Ampere: A100, A10, L4, H100), float16 below (T4, V100).
+
+    The learner's trap: ``torch.cuda.is_bf16_supported()`` answers True on a T4 (7.5), because
+    bf16 tensors *can* be made there (emulated, slowly); ask for the hardware generation.
+    """
     if pref != "auto":
         return getattr(torch, pref)
     if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        major, _minor = torch.cuda.get_device_capability(device)
+        return torch.bfloat16 if major >= 8 else torch.float16
     return torch.float32
+
+
+HALF = (torch.float16, torch.bfloat16)
+
+
+def upcast_trainable(model) -> int:
+    """Mixed precision's master weights: every trainable (LoRA) parameter in float32, the frozen
+    base in its 16-bit dtype. An fp16 LoRA weight would lose updates smaller than its 1e-3
+    relative resolution (lr 1e-5!), so AdamW must step fp32 copies. Returns how many it cast."""
+    cast = 0
+    for p in model.parameters():
+        if p.requires_grad and p.dtype != torch.float32:
+            p.data = p.data.float()
+            cast += 1
+    return cast
 
 
 def choose_model_backend(pref: str) -> str:
@@ -120,7 +243,10 @@ def load_hf(cfg: PolicyConfig, path: str, device: str, dtype, seed: int):
     tokenizer = AutoTokenizer.from_pretrained(path, **({"gguf_file": cfg.gguf_file} if cfg.gguf_file else {}))
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs).to(device)
     if cfg.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+        enable = (
+            getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable
+        )
+        enable()  # transformers >= 5 renamed it; both checkpoint every decoder layer
         model.enable_input_require_grads()
     torch.manual_seed(seed)  # the LoRA A-matrix init is the first thing a seed changes
     lora = LoraConfig(
@@ -201,6 +327,7 @@ class Policy:
         with warnings.catch_warnings():  # a transformers deprecation peft triggers: noise for learners
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*")
             self.model, self.tokenizer = LOADERS[self.backend](cfg, path, self.device, self.dtype, seed)
+        upcast_trainable(self.model)  # fp32 LoRA over 16-bit base weights (mixed precision)
         self.tokenizer.padding_side = "left"  # not saved with tokenizers: set it every load
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -233,7 +360,7 @@ class Policy:
         self._unsloth_mode("inference")
         self.model.eval()
         ctx = contextlib.nullcontext() if adapter else self.model.disable_adapter()
-        with torch.no_grad(), ctx:
+        with torch.no_grad(), ctx, self.autocast():
             out = self.model.generate(
                 input_ids=ids,
                 attention_mask=mask,
@@ -260,17 +387,34 @@ class Policy:
                 self.model
             )
 
+    def autocast(self):
+        """torch.amp autocast in the weights' 16-bit dtype (matmuls in fp16/bf16 reading the fp32
+        LoRA weights, reductions in fp32); a no-op for float32 weights."""
+        if getattr(self, "dtype", None) not in HALF:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=torch.device(self.device).type, dtype=self.dtype)
+
+    @property
+    def needs_grad_scaler(self) -> bool:
+        """fp16 gradients underflow without loss scaling; bf16 has fp32's range and needs none."""
+        return self.dtype == torch.float16
+
     # ---------------------------------------------------------------- scoring tokens
     def logits(self, rollout: Rollout, adapter: bool = True, temperature: float = 1.0):
-        """Logits (N, T, V) that predict each completion token, divided by the temperature."""
+        """Logits (N, T, V) that predict each completion token, divided by the temperature, in fp32.
+
+        Only the T + 1 last positions go through the (V x H) lm_head: the prompt's logits would
+        be (N, P, V) floats that nothing reads."""
         ids = torch.cat([rollout.prompt_ids, rollout.completion_ids], dim=1)  # (N, P + T)
         attn = torch.cat([rollout.prompt_mask, rollout.completion_mask], dim=1)
         pos = (attn.long().cumsum(-1) - 1).clamp(min=0)  # same positions generate() used
+        T = rollout.completion_ids.shape[1]
+        keep = {"logits_to_keep": T + 1} if keeps_logits(self.model) else {}
         ctx = contextlib.nullcontext() if adapter else self.model.disable_adapter()
-        with ctx:
-            out = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=False)
-        P = rollout.prompt_ids.shape[1]
-        return out.logits[:, P - 1 : -1].float() / temperature  # position t predicts token t+1
+        with ctx, self.autocast():
+            out = self.model(input_ids=ids, attention_mask=attn, position_ids=pos, use_cache=False, **keep)
+        logits = out.logits[:, -(T + 1) : -1]  # position t predicts token t+1
+        return logits.float() / temperature
 
     def token_logp(
         self,
@@ -324,6 +468,12 @@ class Policy:
         """(trainable, total) parameter counts."""
         total = sum(p.numel() for p in self.model.parameters())
         return sum(p.numel() for p in self.trainable_parameters()), total
+
+
+def keeps_logits(model) -> bool:
+    """Whether the model's forward takes ``logits_to_keep`` (transformers >= 4.50 causal LMs)."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "logits_to_keep" in inspect.signature(base.forward).parameters
 
 
 def completion_mask(comp, eos_id: int):

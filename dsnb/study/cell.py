@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 from dsnb import data as shipped
@@ -16,6 +16,8 @@ from dsnb.rl.policy import PolicyConfig
 from dsnb.rl.rundir import RunDir
 from dsnb.rl.trainer import TrainConfig, Trainer
 from dsnb.study.grid import Setting, StudyConfig
+from dsnb.study.stability import divergence, precheck_status
+from dsnb.tasks.registry import eval_set_id
 
 BUDGET = (
     "steps",
@@ -26,7 +28,10 @@ BUDGET = (
     "eval_seed",
     "eval_temperature",
     "eval_max_new_tokens",
+    "val_problems",
 )
+BUDGET_DEFAULTS = {"val_problems": 0}
+"""Budget keys added after the first results were recorded: what a row without them ran with."""
 CURVE_KEYS = ("correct/mean", "div/distinct_correct", "entropy/token_mean", "reward/frac_zero_std")
 
 
@@ -67,6 +72,16 @@ def loss_config(setting: Setting, cfg: StudyConfig) -> LossConfig:
     return LossConfig(group_size=cfg.group_size, **setting.loss)
 
 
+def budget_of(row: dict) -> dict:
+    """A row's budget, with the defaults of keys added since (a first-edition row has no val)."""
+    return {k: row.get(k, BUDGET_DEFAULTS.get(k)) for k in BUDGET}
+
+
+def loss_of(row: dict) -> dict:
+    """A row's LossConfig fields, with the (neutral) defaults of fields added since it was recorded."""
+    return {f.name: row.get(f.name, f.default) for f in fields(LossConfig)}
+
+
 def train_config(setting: Setting, seed: int, cfg: StudyConfig, out: Path):
     """The cell's TrainConfig: the nano preset, the study's budget, the setting's overrides."""
     return TrainConfig.nano(
@@ -89,6 +104,9 @@ def open_trainer(tcfg, callbacks, progress):
     if not (run / "config.json").exists():
         return Trainer(tcfg, callbacks, progress)
     have, want = RunDir(run).read_config(), json.loads(json.dumps(tcfg.to_dict()))
+    have = TrainConfig.from_dict(have).to_dict()  # an older run's config: today's defaults filled in
+    have, want = json.loads(json.dumps(have)), {k: v for k, v in want.items() if k != "run_dir"}
+    have.pop("run_dir", None)
     if have != want:
         keys = sorted(k for k in want if have.get(k) != want[k])
         raise ValueError(
@@ -109,18 +127,32 @@ def eval_fields(summary: dict, raw, n: int) -> dict:
             "distinct_correct": summary["distinct_correct"],
             "coverage": summary["coverage"],
             "answer_entropy": summary["answer_entropy"],
+            "top_share": summary["top_share"],
             "c": list(raw.c),
             "distinct": list(raw.distinct),
             "coverage_per_problem": list(raw.coverage),
+            "top_share_per_problem": list(raw.top_share),
+            "multiplicity": list(raw.multiplicity),
         }
     )
     return out
 
 
-def eval_set_id(problems) -> str:
-    """A fingerprint of the evaluation problems: paired comparisons check both sides share it."""
-    text = json.dumps([p.prompt for p in problems], sort_keys=True, default=str)
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
+def validation_problems(trainer, cfg: StudyConfig, problems) -> list:
+    """The cell's validation problems (the last eval rows), refusing any overlap with the reported ones."""
+    if not cfg.val_problems:
+        return []
+    val = trainer.task.load("val", cfg.val_problems, 0, trainer.template)
+    shared = {json.dumps(p.columns, sort_keys=True) for p in problems} & {
+        json.dumps(p.columns, sort_keys=True) for p in val
+    }
+    if shared:
+        raise ValueError(
+            f"{len(shared)} of the {len(val)} validation problems are also among the {len(problems)} "
+            f"reported eval problems of {trainer.task.name}: use eval_problems + val_problems <= the "
+            "eval rows of its problem file"
+        )
+    return val
 
 
 def run_cell(
@@ -141,6 +173,7 @@ def run_cell(
     if trainer.step < tcfg.steps:
         return []
     problems = trainer.task.load("eval", cfg.eval_problems, 0, trainer.template)
+    val = validation_problems(trainer, cfg, problems)
     t0 = time.time()
     res = evaluate(
         trainer.policy,
@@ -158,9 +191,26 @@ def run_cell(
         "model_sha": model_fingerprint(setting.model),
         "template": trainer.template,
         "eval_set": eval_set_id(problems),
+        "multiplicity": [len(p.solutions) for p in problems],
         **{k: getattr(cfg, k) for k in BUDGET},
     }
+    if val:
+        vres = evaluate(
+            trainer.policy,
+            val,
+            trainer.task,
+            n=cfg.eval_n,
+            temperature=cfg.eval_temperature,
+            max_new_tokens=cfg.eval_max_new_tokens,
+            seed=cfg.eval_seed,
+            base=False,
+        )
+        val_row = {
+            "eval_set": eval_set_id(val),
+            **eval_fields(vres["policy"], vres["raw"]["policy"], cfg.eval_n),
+        }
     metrics = trainer.run.read("metrics")
+    pre = precheck_status(out).get(setting.name)
     row = {
         "kind": "run",
         "setting": setting.name,
@@ -170,7 +220,11 @@ def run_cell(
         **world,
         **asdict(tcfg.loss),
         "train": dict(setting.train),
+        "sweep": setting.sweep,
+        "diverged": divergence(metrics),
+        "precheck": None if pre is None else {k: pre[k] for k in ("status", "why", "steps")},
         **eval_fields(res["policy"], res["raw"]["policy"], cfg.eval_n),
+        **({"val": val_row} if val else {}),
         "curve": {k: [r.get(k) for r in metrics] for k in ("step",) + CURVE_KEYS},
         "train_seconds": sum(r.get("time/step_s", 0.0) for r in metrics),
         "eval_seconds": time.time() - t0,

@@ -15,12 +15,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dsnb.report.figures import passk_figure, training_curves
+from dsnb.report.labels import BASE_LABEL, method_label
+from dsnb.report.noise import seed_words
 from dsnb.report.page import page
+from dsnb.report.palette import family, styles
 from dsnb.rl.evaluate import evaluate
 from dsnb.rl.loss import LossConfig
 from dsnb.rl.trainer import TrainConfig, Trainer, load_metrics
-from dsnb.study.cell import model_fingerprint
-from dsnb.study.stats import bootstrap_passk, mean_ci
+from dsnb.study.cell import eval_fields, eval_set_id, model_fingerprint
+from dsnb.study.report import setting_vs, verdict_table
+from dsnb.study.stats import bootstrap_passk, compared_metrics, mean_ci
 from dsnb.tasks.registry import get_task
 
 # The demo's DS setting is the study's best DS setting by point estimate in the demo's 3-number
@@ -93,8 +97,7 @@ def train_config(cfg: DemoConfig, method: str, seed: int) -> TrainConfig:
 def run_one(cfg: DemoConfig, method: str, seed: int, problems, task, base_needed: bool):
     """Train (or resume, or reuse) one run, then evaluate it (and the base model once)."""
     tcfg = train_config(cfg, method, seed)
-    run = Path(tcfg.run_dir)
-    trainer = Trainer.resume(run) if (run / "config.json").exists() else Trainer(tcfg)
+    trainer = Trainer(tcfg, resume=True)  # continues an interrupted run of the same settings
     if trainer.step < tcfg.steps:
         trainer.train()
     res = evaluate(
@@ -121,8 +124,10 @@ def run_demo(cfg: DemoConfig) -> dict:
         for method in cfg.methods:
             res = run_one(cfg, method, seed, problems, task, base_needed=base is None)
             if base is None:
-                base = res["base"], res["raw"]["base"].c
-            per_run[(method, seed)] = res["policy"], res["raw"]["policy"].c
+                base = eval_row(res["base"], res["raw"]["base"], cfg.eval_n, None, problems)
+            per_run[(method, seed)] = eval_row(
+                res["policy"], res["raw"]["policy"], cfg.eval_n, seed, problems
+            )
     summary = summarize(cfg, per_run, base)
     summary["model_sha"] = model_fingerprint("nano")  # which nano model made these numbers
     summary["seconds"] = time.time() - t0
@@ -133,16 +138,20 @@ def run_demo(cfg: DemoConfig) -> dict:
     return summary
 
 
-def summarize(cfg: DemoConfig, per_run: dict, base) -> dict:
+def eval_row(summary: dict, raw, n: int, seed, problems) -> dict:
+    """One evaluation as the study keeps it (its summary and the per-problem counts, so that the
+    page can run the study's paired test), plus what the demo's table reads."""
+    row = {**summary, **eval_fields(summary, raw, n), "seed": seed, "eval_n": n}
+    row["eval_set"] = eval_set_id(problems)
+    return row
+
+
+def summarize(cfg: DemoConfig, per_run: dict, base: dict) -> dict:
     """Mean and 95% interval over seeds per method; the base model; the eval-set noise."""
-    keys = ("pass@1", "pass@8", f"pass@{cfg.eval_n}", "distinct_correct", "coverage")
-    base_summary, base_c = base
-    base_summary = {**base_summary, "pass@8": base_summary["pass@k"][min(7, cfg.eval_n - 1)]}
+    keys = compared_metrics(cfg.eval_n)
     methods = {}
     for m in cfg.methods:
-        runs = [per_run[(m, s)][0] for s in cfg.seeds]
-        for r in runs:
-            r["pass@8"] = r["pass@k"][min(7, cfg.eval_n - 1)]
+        runs = [per_run[(m, s)] for s in cfg.seeds]
         stats = {k: mean_ci([r[k] for r in runs]) for k in keys}
         methods[m] = {
             **{k: v[0] for k, v in stats.items()},
@@ -150,22 +159,30 @@ def summarize(cfg: DemoConfig, per_run: dict, base) -> dict:
             "pass@k": [sum(col) / len(col) for col in zip(*[r["pass@k"] for r in runs])],
             "per_seed": runs,
             "settings": DEMO_METHODS[m],
+            "label": method_label(DEMO_METHODS[m]),
         }
     return {
         "config": {k: getattr(cfg, k) for k in cfg.__dataclass_fields__},
         "seeds": cfg.seeds,
-        "base": base_summary,
+        "base": base,
         "methods": methods,
         "eval_noise_95": {
-            str(k): v for k, v in bootstrap_passk(cfg.eval_n, base_c, (1, 8, cfg.eval_n)).items()
+            str(k): v
+            for k, v in bootstrap_passk(
+                cfg.eval_n, base["c"], sorted({1, min(8, cfg.eval_n), cfg.eval_n})
+            ).items()
         },
     }
 
 
+def columns(summary: dict) -> list[str]:
+    """The table's metrics: pass@1, pass@8 (when 8 < n), pass@n, distinct correct, coverage."""
+    return compared_metrics(summary["config"]["eval_n"])
+
+
 def table(summary: dict) -> str:
-    """A plain-text table of the summary (what the terminal shows)."""
-    n = summary["config"]["eval_n"]
-    cols = ("pass@1", "pass@8", f"pass@{n}", "distinct_correct", "coverage")
+    """A plain-text table of the summary (what the terminal shows), then the finding."""
+    cols = columns(summary)
     width = 26 if len(summary["seeds"]) == 2 else 18
     lines = [
         f"{'method':<15}" + "".join(f"{c:>{width}}" for c in cols),
@@ -178,22 +195,9 @@ def table(summary: dict) -> str:
         f"Eval-set noise on base pass@1 (95% bootstrap over problems): "
         f"{fmt(summary['eval_noise_95'].get('1'))}"
     )
+    lines.append("methods: " + "; ".join(f"{m} = {s['label']}" for m, s in summary["methods"].items()))
+    lines += findings(summary)
     return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- the page
-def summary_table(summary: dict) -> str:
-    n = summary["config"]["eval_n"]
-    cols = ("pass@1", "pass@8", f"pass@{n}", "distinct_correct", "coverage")
-    head = "".join(f"<th>{c}</th>" for c in cols)
-    base = summary["base"]
-    rows = ["<tr><td>base</td>" + "".join(f"<td>{base[c]:.3f}</td>" for c in cols) + "</tr>"]
-    for m, s in summary["methods"].items():
-        cells = "".join(f"<td>{spread(summary, s, c)}</td>" for c in cols)
-        rows.append(
-            f"<tr><td>{html.escape(m)} <small>{html.escape(str(s['settings']))}</small></td>{cells}</tr>"
-        )
-    return f"<table><tr><th>method</th>{head}</tr>{''.join(rows)}</table>"
 
 
 def spread(summary: dict, s: dict, col: str) -> str:
@@ -207,34 +211,146 @@ def spread(summary: dict, s: dict, col: str) -> str:
     return f"{s[col]:.3f} ± {s['ci95'][col]:.3f}"
 
 
+# ----------------------------------------------------------------------------- the finding
+def demo_world(summary: dict) -> dict | None:
+    """The demo's results as a study world (``dsnb.study.stats.worlds``), so that the page
+    states its finding with the study's paired test. None for a summary without per-problem
+    counts (made before dsnb recorded them)."""
+    ms = summary["methods"]
+    if "c" not in summary["base"] or any("c" not in r for s in ms.values() for r in s["per_seed"]):
+        return None
+    ref = "grpo" if "grpo" in ms else None
+    return {
+        "base": {**summary["base"], "kind": "base", "seed": None},
+        "settings": {
+            m: [{**DEFAULT_LOSS, **s["settings"], **r} for r in s["per_seed"]] for m, s in ms.items()
+        },
+        "baseline": {m: (None if m == ref or ref is None else ref) for m in ms},
+        "note": {},
+        "n": summary["config"]["eval_n"],
+    }
+
+
+DEFAULT_LOSS = {"gamma_p": 0.0, "gamma_n": 0.0, "entropy_coef": 0.0, "beta": 0.0}
+
+
+def labels_of(summary: dict) -> dict[str, str]:
+    return {"base": BASE_LABEL, **{m: method_label(s["settings"]) for m, s in summary["methods"].items()}}
+
+
+def findings(summary: dict) -> list[str]:
+    """The page's conclusion, one sentence per comparison, with the study's noise rule (paired
+    test on the same problems, the wider of the over-problems and over-seeds 95% intervals): DS
+    against GRPO first (the take-home), then GRPO against the base model, then the others."""
+    world = demo_world(summary)
+    if world is None:
+        return ["(this summary has no per-problem counts: rerun `dsnb demo` for the paired test)"]
+    labels = labels_of(summary)
+    first = lambda pair: pair[0] != "ds"  # noqa: E731 (DS's comparison leads)
+    vs_ref = sorted(((m, r) for m, r in world["baseline"].items() if r is not None), key=first)
+    vs_base = sorted(((m, "base") for m, r in world["baseline"].items() if r is None), key=first)
+    pairs = vs_ref[:1] + vs_base + vs_ref[1:]
+    return [setting_vs(world, m, r, labels) for m, r in pairs]
+
+
+# ----------------------------------------------------------------------------- the page
+def summary_table(summary: dict) -> str:
+    """Methods by their full names (the variant spelled out), numbers on one line each."""
+    cols = columns(summary)
+    words = {"distinct_correct": "distinct correct"}
+    head = "".join(f"<th>{words.get(c, c)}</th>" for c in cols)
+    base = summary["base"]
+    rows = [
+        f"<tr><td>{BASE_LABEL}<br><small>base</small></td>"
+        + "".join(f"<td class='num'>{base[c]:.3f}</td>" for c in cols)
+        + "</tr>"
+    ]
+    two = len(summary["seeds"]) == 2
+    for m, s in summary["methods"].items():
+        cells = ""
+        for c in cols:
+            if two:
+                each = ", ".join(f"{r[c]:.3f}" for r in s["per_seed"])
+                cells += f"<td class='num'>{s[c]:.3f} <small>({each})</small></td>"
+            else:
+                cells += f"<td class='num'>{spread(summary, s, c)}</td>"
+        label = html.escape(method_label(s["settings"]))
+        rows.append(f"<tr><td>{label}<br><small>{html.escape(m)}</small></td>{cells}</tr>")
+    return f"<table><tr><th>method</th>{head}</tr>{''.join(rows)}</table>"
+
+
 def write_demo_report(path, summary: dict, curves: dict[str, list[list[dict]]]) -> Path:
-    """The demo page: pass@k vs base, training curves, the table, seeds and noise stated."""
+    """The demo page: the finding, pass@k vs base, the table, paired differences, training curves."""
     cfg = summary["config"]
     seeds = summary["seeds"]
     noise = summary["eval_noise_95"]
+    labels = labels_of(summary)
+    st = styles({"base": "base", **{m: family(s["settings"]) for m, s in summary["methods"].items()}})
     pk = {"base": summary["base"]["pass@k"], **{m: s["pass@k"] for m, s in summary["methods"].items()}}
-    first_seed = {m: runs[0] for m, runs in curves.items() if runs}
+    bands = {}
+    for m, s in summary["methods"].items():
+        if len(s["per_seed"]) > 1:
+            cols = list(zip(*[r["pass@k"] for r in s["per_seed"]]))
+            bands[m] = ([min(c) for c in cols], [max(c) for c in cols])
+    found = findings(summary)
+    world = demo_world(summary)
+    n_seeds = seed_words(len(seeds))
+    k8 = "8" if "8" in noise else str(cfg["eval_n"])
     blocks = [
-        f"<p>The nano world: a {cfg['task']} model pretrained by dsnb, LoRA-trained with GRPO, "
-        f"DS-GRPO and an entropy bonus for {cfg['steps']} steps ({cfg['prompts_per_step']} prompts x "
-        f"G = {cfg['group_size']}), then evaluated on {cfg['eval_problems']} held-out problems with "
-        f"n = {cfg['eval_n']} samples each. The base model is the same network with the adapter off.</p>",
+        "<div class='finding'><b>Finding</b> (paired test on the same problems, " + n_seeds + "). "
+        f"<b>{html.escape(found[0])}</b>"
+        + "".join(f"<div>{html.escape(x)}</div>" for x in found[1:])
+        + (
+            f"<div><small>With {n_seeds} only a very large difference can clear the noise: "
+            "<code>dsnb demo --seeds 0 1 2</code> or the study (3 seeds, dsnb/data/results/study) "
+            "tell more.</small></div>"
+            if len(seeds) < 3
+            else ""
+        )
+        + "</div>",
+        f"<p>The nano world: a {cfg['task']} model pretrained by dsnb, LoRA-trained with each method for "
+        f"{cfg['steps']} steps ({cfg['prompts_per_step']} prompts x G = {cfg['group_size']}), then evaluated "
+        f"on {cfg['eval_problems']} held-out problems with n = {cfg['eval_n']} samples each. The base model "
+        "is the same network with the adapter off.</p>",
         f"<p class='note'><b>Seeds and noise.</b> {len(seeds)} training seed(s): {seeds}. With 3 or more "
-        f"seeds the table shows the mean ± a 95% interval over seeds; with 2 it shows the mean and each "
-        f"seed's value in brackets; with 1 the value alone. Differences smaller than the seed-to-seed "
-        f"spread are not evidence: <code>dsnb study</code> runs the same budget with 3 seeds and paired "
-        f"tests (data/results/study). The evaluation set itself "
-        f"is noisy too: the base model's pass@1 has a 95% bootstrap interval of {fmt(noise.get('1'))} "
-        f"and its pass@8 of {fmt(noise.get('8'))} over problems.</p>",
+        "seeds the table shows the mean ± a 95% interval over seeds; with 2 it shows the mean and each "
+        "seed's value in brackets; with 1 the value alone. A difference counts only when the paired 95% "
+        "intervals over problems and over seeds both exclude zero (the study's rule); with 2 seeds the "
+        "over-seeds interval is 12.7 standard errors wide, so almost nothing can be claimed: "
+        "<code>dsnb study</code> runs the same budget with 3 seeds (dsnb/data/results/study). The "
+        f"evaluation set itself is noisy too: the base model's pass@1 has a 95% bootstrap interval of "
+        f"{fmt(noise.get('1'))} and its pass@{k8} of {fmt(noise.get(k8))} over problems.</p>",
         "<h2>pass@k on held-out problems</h2><p>Sharpening shows as a trained curve above the base "
         "at k = 1 that meets or falls below it at large k (the crossover).</p>",
-        passk_figure(pk),
+        passk_figure(
+            pk,
+            bands=bands,
+            title=f"pass@k on {cfg['eval_problems']} held-out problems<br><sup>mean over {n_seeds}"
+            + ("; band: range over the seeds" if bands else "")
+            + "</sup>",
+            labels=labels,
+            styles=st,
+            band_label=f"band: range over {n_seeds}",
+        ),
         "<h2>Summary</h2>",
         summary_table(summary),
-        "<h2>During training (seed " + str(seeds[0]) + ")</h2><p>correct/mean is pass@1 on the "
-        "training prompts; div/distinct_correct counts distinct correct solutions per group of G.</p>",
-        training_curves(first_seed),
-        training_curves(first_seed, keys=("entropy/token_mean", "reward/frac_zero_std")),
+    ]
+    if world is not None:
+        blocks += [
+            "<h3>Paired differences</h3><p>Each method minus its reference on the same problems "
+            "(± the wider 95% half-width; ↑/↓ only when both intervals exclude zero).</p>",
+            verdict_table(world),
+        ]
+    blocks += [
+        "<h2>During training</h2><p>Measured on each step's training prompts (G samples each).</p>",
+        training_curves(curves, labels=labels, styles=st, title="Correctness and diversity while training"),
+        training_curves(
+            curves,
+            keys=("entropy/token_mean", "reward/frac_zero_std"),
+            labels=labels,
+            styles=st,
+            title="Token entropy and groups without a learning signal",
+        ),
         f"<p><small>Produced by dsnb demo in {summary.get('seconds', 0):.0f} s.</small></p>",
     ]
     path = Path(path)

@@ -1,5 +1,9 @@
-"""The study's declared grid: named settings (each a LossConfig / TrainConfig override) and the
+"""The study's declared grids: named settings (each a LossConfig / TrainConfig override) and the
 budget every cell shares (:class:`StudyConfig`). Used by ``dsnb.study.run`` and ``dsnb study --list``.
+
+Two grids: ``default`` (the first edition: single settings on countdown3 and countdown4) and
+:func:`v2_grid` (the second: a sweep of each method's main knob, so that frontiers can be drawn,
+plus the fixed DS variants and ablations), built for any world (task + model names).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ class Setting:
     """The setting this one is compared against (same world); None marks the reference itself."""
     note: str = ""
     """One line for the report: what this setting tests."""
+    sweep: str = ""
+    """The method sweep this setting is a point of (v2: "ds", "grpo_kl", ...); "" = a fixed setting."""
 
     def __post_init__(self):
         if not re.fullmatch(r"[A-Za-z0-9_.\-]+", self.name):
@@ -36,7 +42,8 @@ class Setting:
                 "group_size is part of the study's budget (the same for every setting); "
                 "set it on run_study, not in a setting"
             )
-        LossConfig(**{"group_size": 2, **self.loss})  # fails early, with LossConfig's message
+        # fails early, with LossConfig's message (the study's G is checked again by run_study)
+        LossConfig(**{"group_size": max(2, int(self.loss.get("passk_k", 0)) + 1), **self.loss})
         allowed = {f.name for f in fields(TrainConfig)} - {
             "run_dir",
             "task",
@@ -137,7 +144,91 @@ def quick_grid() -> list[Setting]:
     ]
 
 
-GRIDS = {"default": default_grid, "quick": quick_grid}
+# ----------------------------------------------------------------------------- the second edition
+SWEEPS = {
+    "grpo_kl": ("beta", (0.005, 0.02, 0.05, 0.1)),
+    "ds": ("gamma_p", (0.1, 0.3, 1.0, 3.0)),
+    "entropy_bonus": ("entropy_coef", (0.01, 0.03, 0.1, 0.3)),
+    "unlikeliness": ("unlikeliness_coef", (0.1, 0.25, 0.5, 1.0)),
+    "passk": ("passk_k", (2, 4, 8)),
+    "clipcov": ("clipcov_frac", (0.01, 0.05, 0.2)),
+}
+"""Each method's main knob and its values: knob = 0 is GRPO for every one of them. The DS sweep is
+asymmetric DS on the summed log-prob (the nano preset, gamma_n = 0); nano answers are ~10 tokens
+(summed log-prob −5..−15), so gamma_p 0.1..3 spans "barely" to "dominates the GRPO advantage".
+The entropy values bracket the two that diverged in the first edition (0.3 on countdown3 in the
+probe, 0.1 on countdown4): the stability pre-check says which ones diverge in a new world."""
+SWEEP_BASE = {
+    "unlikeliness": {"ds_logp": "mean"},  # the authors rank by the mean token log-prob
+}
+"""Fixed LossConfig fields of a sweep, besides its knob."""
+V2_BUDGET = dict(
+    seeds=[0, 1, 2],
+    steps=100,
+    prompts_per_step=16,
+    group_size=16,
+    eval_problems=150,
+    eval_n=64,
+    val_problems=80,
+)
+"""The v2 study's budget: the first edition's (100 steps of 16 prompts x G = 16, 150 eval problems,
+n = 64) plus 80 validation problems, the last eval rows (countdown4m has 231 eval rows: 150 + 80 fit).
+Seeds 0-2 for every setting; :data:`EXTRA_SEEDS` for the best of each family."""
+EXTRA_SEEDS = (3, 4)
+
+
+def _knob_name(value) -> str:
+    return f"{value:g}"
+
+
+def v2_grid(task: str = "countdown3", model: str = "nano", prefix: str = "") -> list[Setting]:
+    """The second edition's grid in one world: GRPO, each method's sweep (:data:`SWEEPS`), and the
+    fixed settings (DS as published, mean log-prob, score level, DS + KL, entropy penalty, GRPO
+    without std). ``prefix`` keeps names unique when several worlds share one results file.
+
+    >>> g = v2_grid("countdown4m", "nano4m", "m_")
+    >>> len(g), g[0].name, g[0].baseline, {s.task for s in g}
+    (30, 'm_grpo', None, {'countdown4m'})
+    >>> [s.name for s in g if s.sweep == "passk"]
+    ['m_passk_2', 'm_passk_4', 'm_passk_8']
+    """
+
+    def make(name, note, sweep="", **loss):
+        return Setting(
+            prefix + name, loss, {}, task, model, None if name == "grpo" else prefix + "grpo", note, sweep
+        )
+
+    grid = [make("grpo", "the reference: plain GRPO")]
+    for fam, (knob, values) in SWEEPS.items():
+        for v in values:
+            loss = {**SWEEP_BASE.get(fam, {}), knob: v}
+            grid.append(make(f"{fam}_{_knob_name(v)}", f"{fam} sweep: {knob} = {v:g}", fam, **loss))
+    grid += [
+        make("grpo_nostd", "GRPO without std division: the control for score-level DS", normalize_std=False),
+        make(
+            "ds_sym_sum_1", "DS as published (gamma_n = gamma_p), summed log-prob", gamma_p=1.0, gamma_n=1.0
+        ),
+        make("ds_sym_mean_1", "DS as published, mean log-prob", gamma_p=1.0, gamma_n=1.0, ds_logp="mean"),
+        make(
+            "ds_asym_mean_1",
+            "asymmetric DS with the mean log-prob: summed vs mean",
+            gamma_p=1.0,
+            ds_logp="mean",
+        ),
+        make(
+            "ds_score",
+            "asymmetric DS shaped at the score level (centre, no std)",
+            gamma_p=1.0,
+            ds_where="score",
+            normalize_std=False,
+        ),
+        make("ds_asym_kl", "asymmetric DS plus a small KL to the base", gamma_p=1.0, beta=0.02),
+        make("entropy_penalty_0.1", "entropy penalty", entropy_coef=-0.1),
+    ]
+    return grid
+
+
+GRIDS = {"default": default_grid, "quick": quick_grid, "v2": v2_grid}
 QUICK = dict(steps=3, prompts_per_step=4, group_size=4, eval_problems=6, eval_n=8)
 
 
@@ -161,6 +252,9 @@ class StudyConfig:
     """Evaluation temperature (not a setting's training temperature)."""
     eval_max_new_tokens: int = 24
     """Evaluation completion cap."""
+    val_problems: int = 0
+    """Validation problems (the LAST eval rows, disjoint from the reported ones) every cell is also
+    evaluated on, to choose settings without looking at the reported problems; 0 = none."""
 
     def __post_init__(self):
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
@@ -168,5 +262,7 @@ class StudyConfig:
         for name in ("steps", "prompts_per_step", "eval_problems", "eval_n", "eval_max_new_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1")
+        if self.val_problems < 0:
+            raise ValueError("val_problems must be >= 0 (0 = no validation split)")
         if self.group_size < 2:
             raise ValueError("group_size must be >= 2: a group of one has no baseline")

@@ -1,9 +1,11 @@
 """The study's HTML page (self-contained, opens offline), drawn from OUT/results.jsonl alone.
 
-Per world (task x model): a table of means ± 95% intervals over seeds with the base model, the
-verdict lines (GRPO against the base model, then every setting against its reference), pass@k
-curves with the base model, the paired pass@k difference against the reference with its
-interval, bars and the training curves. Used by ``dsnb study`` and ``dsnb study --report-only``.
+Per world (task x model): the finding in one sentence, computed with the study's noise rule
+(``dsnb.study.stats``: paired differences, the wider of the over-problems and over-seeds 95%
+intervals); a table of means ± 95% intervals over seeds with the base model; a table of every
+setting's paired difference to its reference; pass@k curves with the base model and the paired
+Δ pass@k (small multiples: a handful of methods per panel), bars and training curves with seed
+bands. Used by ``dsnb study``, ``dsnb study --report-only``, the demo page and notebook 05.
 """
 
 from __future__ import annotations
@@ -14,13 +16,29 @@ import math
 from pathlib import Path
 
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-from dsnb.report.figures import bars, passk_figure, training_curves
+from dsnb.report.figures import (
+    bars,
+    grid,
+    legend_key,
+    panel_groups,
+    passk_figure,
+    rgba,
+    specs,
+    training_curves,
+    wrap,
+)
+from dsnb.report.labels import BASE_LABEL, method_label
+from dsnb.report.noise import seed_words
 from dsnb.report.page import page
-from dsnb.report.palette import color
+from dsnb.report.palette import family, log_k_ticks, styles
 from dsnb.study.stats import (
+    Paired,
     cell,
+    compare,
     compared_metrics,
+    fmt_diff,
     load_results,
     metric_words,
     paired,
@@ -30,124 +48,333 @@ from dsnb.study.stats import (
     worlds,
 )
 
-FAMILY_ORDER = ("grpo", "ds", "entropy_bonus", "entropy_penalty")
+HEADLINE_METRICS = ("pass@1", "pass@{n}", "distinct_correct")
+"""What a finding sentence quotes (the table has the rest)."""
 
 
-def family(row: dict) -> str:
-    """Which colour family a setting belongs to (one colour per method everywhere)."""
-    if row.get("gamma_p", 0) > 0 or row.get("gamma_n", 0) > 0:
-        return "ds"
-    coef = row.get("entropy_coef", 0)
-    return "entropy_bonus" if coef > 0 else "entropy_penalty" if coef < 0 else "grpo"
+# ----------------------------------------------------------------------------- names and styles
+def setting_label(row: dict) -> str:
+    """A study setting's method label, with its training overrides ("... [lr = 0.0005]")."""
+    label = method_label(row)
+    train = row.get("train") or {}
+    return label + (f" [{', '.join(f'{k} = {v}' for k, v in train.items())}]" if train else "")
 
 
-def shade(hex_color: str, t: float) -> str:
-    """Blend a colour towards white by t in [0, 1).
-
-    >>> shade("#000000", 0.5)
-    '#7f7f7f'
-    """
-    rgb = [int(hex_color[i : i + 2], 16) for i in (1, 3, 5)]
-    return "#" + "".join(f"{int(c + (255 - c) * t):02x}" for c in rgb)
-
-
-def setting_colors(world: dict) -> dict[str, str]:
-    """The family colour for each setting, lighter for the 2nd, 3rd... member of a family."""
+def world_labels(world: dict) -> dict[str, str]:
+    """{setting: label} (unique: a repeated label gets its setting's name), plus the base model."""
+    out = {name: setting_label(rows[0]) for name, rows in world["settings"].items()}
     seen: dict[str, int] = {}
-    out = {"base": color("base")}
+    for lab in out.values():
+        seen[lab] = seen.get(lab, 0) + 1
+    out = {name: (lab if seen[lab] == 1 else f"{lab} [{name}]") for name, lab in out.items()}
+    return {"base": BASE_LABEL, **out}
+
+
+def world_styles(world: dict) -> dict[str, dict]:
+    """Colour by family, dash by variant (``dsnb.report.palette.styles``), base first."""
+    return styles({"base": "base", **{n: family(rs[0]) for n, rs in world["settings"].items()}})
+
+
+def world_kinds(world: dict) -> dict[str, str]:
+    """Panel titles of the small multiples: GRPO variants, DS with γn = 0, DS with γn > 0, ..."""
+    out = {}
     for name, rows in world["settings"].items():
         fam = family(rows[0])
-        i = seen[fam] = seen.get(fam, -1) + 1
-        out[name] = shade(color(fam), min(0.7, 0.22 * i))
+        if fam == "ds":
+            out[name] = "DS-GRPO, γn = 0" if not rows[0].get("gamma_n") else "DS-GRPO, γn > 0 (as published)"
+        elif fam in ("grpo", "grpo_kl"):
+            out[name] = "GRPO variants"
+        elif fam.startswith("entropy"):
+            out[name] = "entropy bonus and penalty"
+        else:
+            out[name] = "other methods"
     return out
 
 
-def recolor(fig, colors: dict[str, str]):
-    """Give named traces (and the unnamed faint trace just before each) their setting's colour."""
-    for i, tr in enumerate(fig.data):
-        c = colors.get(tr.name)
-        if c is None:
-            continue
-        if tr.type == "bar":
-            continue
-        tr.line.color = c
-        if i > 0 and fig.data[i - 1].name is None and fig.data[i - 1].type == "scatter":
-            fig.data[i - 1].line.color = c
-    for tr in fig.data:
-        if tr.type == "bar":
-            tr.marker.color = [colors.get(x, "#7f7f7f") for x in tr.x]
-    return fig
+def reference(world: dict) -> str | None:
+    """The setting the others are compared with (the one without a reference of its own)."""
+    return next((n for n, ref in world["baseline"].items() if ref is None), None)
 
 
-def delta_figure(world: dict, colors: dict[str, str]):
-    """pass@k(setting) − pass@k(reference) against k, paired, with the wider 95% half-width."""
-    n, fig = world["n"], go.Figure()
-    ks = list(range(1, n + 1))
-    for name, ref in world["baseline"].items():
-        if ref is None or ref not in world["settings"]:
+def world_panels(world: dict, with_base: bool = True) -> list[tuple[str, list[str]]]:
+    names = (["base"] if with_base and world["base"] is not None else []) + list(world["settings"])
+    fams = {"base": "base", **{n: family(rs[0]) for n, rs in world["settings"].items()}}
+    ctx = [c for c in ("base", reference(world)) if c]
+    return panel_groups(names, fams, kinds={"base": "", **world_kinds(world)}, context=ctx)
+
+
+# ----------------------------------------------------------------------------- sentences
+def and_join(items: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'.
+
+    >>> and_join(["a"]), and_join(["a", "b", "c"])
+    ('a', 'a, b and c')
+    """
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def number(metric: str, x: float) -> str:
+    return f"{x:.2f}" if metric == "distinct_correct" else f"{x:.3f}"
+
+
+def finding(label: str, ref_label: str, comps: list[Paired], values: dict, n_seeds: int) -> str:
+    """One plain sentence: the numbers of `label` vs `ref_label` and what the noise rule says.
+
+    values: metric -> (mean of the setting, mean of the reference).
+
+    >>> p = Paired("pass@1", 0.05, 0.01, 0.02, [0, 1, 2], 150)
+    >>> q = Paired("distinct_correct", 0.03, 0.01, 0.09, [0, 1, 2], 150)
+    >>> text = finding("DS", "GRPO", [p, q], {"pass@1": (0.3, 0.25), "distinct_correct": (0.87, 0.84)}, 3)
+    >>> for part in text.split("; "):
+    ...     print(part)
+    DS vs GRPO: higher pass@1 (0.300 vs 0.250), beyond the noise of 3 seeds
+    distinct correct 0.87 vs 0.84 within noise.
+    """
+    said = {"better": [], "worse": [], "within noise": []}
+    for p in comps:
+        a, b = values[p.metric]
+        said[p.verdict].append((metric_words(p.metric), f"{number(p.metric, a)} vs {number(p.metric, b)}"))
+    head = f"{label} vs {ref_label}: "
+    if not said["better"] and not said["worse"]:
+        items = and_join([f"{m} {v}" for m, v in said["within noise"]])
+        return head + f"{items}, all within noise at {seed_words(n_seeds)}."
+    parts = [
+        f"{word} {and_join([f'{m} ({v})' for m, v in said[key]])}"
+        for key, word in (("better", "higher"), ("worse", "lower"))
+        if said[key]
+    ]
+    text = head + ", ".join(parts) + f", beyond the noise of {seed_words(n_seeds)}"
+    if said["within noise"]:
+        text += "; " + and_join([f"{m} {v}" for m, v in said["within noise"]]) + " within noise"
+    return text + "."
+
+
+def headline_comps(rows: list[dict], ref_rows: list[dict], n: int) -> list[Paired]:
+    ms = list(dict.fromkeys(m.format(n=n) for m in HEADLINE_METRICS))  # n = 1: pass@1 once
+    return [p for p in (paired(rows, ref_rows, m) for m in ms) if p is not None]
+
+
+def setting_vs(world: dict, name: str, ref: str, labels: dict) -> str:
+    """The finding sentence of one setting against `ref` (a setting or "base")."""
+    rows = world["settings"][name]
+    ref_rows = [world["base"]] if ref == "base" else world["settings"][ref]
+    comps = headline_comps(rows, ref_rows, world["n"])
+    values = {
+        p.metric: (setting_summary(rows, p.metric)[0], setting_summary(ref_rows, p.metric)[0]) for p in comps
+    }
+    text = finding(labels[name], labels[ref], comps, values, len(rows))
+    up = {p.metric for p in comps if p.verdict == "better"}
+    if ref == "base" and "pass@1" in up and any(p.verdict == "worse" for p in comps):
+        text = text[:-1] + ": the signature of sharpening."
+    return text
+
+
+def world_finding(world: dict, labels: dict) -> dict:
+    """The world's conclusion with the study's noise rule: {"headline": one sentence (how many
+    settings beat the reference, and how the reference moved from the base model), "better",
+    "worse", "trades": [label (metrics)]}."""
+    ref, n = reference(world), world["n"]
+    out = {"headline": "No reference setting in these results: nothing to compare.", "better": []}
+    out.update(worse=[], trades=[], sharpening="")
+    if ref is None:
+        return out
+    calm = 0
+    for name, r in world["baseline"].items():
+        if r != ref:
             continue
-        ps = [paired(world["settings"][name], world["settings"][ref], f"pass@{k}") for k in ks]
-        if any(p is None for p in ps):
-            continue
-        mid = [p.diff for p in ps]
-        half = [p.half if math.isfinite(p.half) else 0.0 for p in ps]
-        fig.add_trace(
-            go.Scatter(
-                x=ks + ks[::-1],
-                y=[m + h for m, h in zip(mid, half)] + [m - h for m, h in zip(mid, half)][::-1],
-                fill="toself",
-                fillcolor=colors[name],
-                opacity=0.12,
-                line=dict(width=0),
-                hoverinfo="skip",
-                showlegend=False,
-            )
+        comps = compare(world["settings"][name], world["settings"][ref], n)
+        up = [metric_words(p.metric) for p in comps if p.verdict == "better"]
+        down = [metric_words(p.metric) for p in comps if p.verdict == "worse"]
+        if up and down:
+            out["trades"].append(f"{labels[name]} (higher {', '.join(up)}; lower {', '.join(down)})")
+        elif up or down:
+            out["better" if up else "worse"].append(f"{labels[name]} ({', '.join(up or down)})")
+        else:
+            calm += 1
+    total = calm + sum(len(out[k]) for k in ("better", "worse", "trades"))
+    seeds = seed_words(max(len(rs) for rs in world["settings"].values()))
+    won = len(out["better"])
+    if not won and not out["trades"]:
+        text = f"No setting beat {labels[ref]} on any measure beyond the noise of {seeds}"
+    else:
+        text = (
+            f"{won} of {total} settings beat {labels[ref]} beyond the noise of {seeds} and were nowhere worse"
         )
-        fig.add_trace(
-            go.Scatter(
-                x=ks, y=mid, mode="lines", name=f"{name} − {ref}", line=dict(color=colors[name], width=2.5)
-            )
+    rest = [f"{len(out['worse'])} were worse on some measure"] if out["worse"] else []
+    rest += [f"{len(out['trades'])} traded one measure for another"] if out["trades"] else []
+    rest += [f"{calm} of {total} were within noise on every measure"] if won or out["trades"] else []
+    out["headline"] = text + (f" ({total} compared)" if not rest else "; " + and_join(rest)) + "."
+    if world["base"] is not None:
+        out["sharpening"] = setting_vs(world, ref, "base", labels)
+    return out
+
+
+def finding_html(f: dict) -> str:
+    """The finding box: the headline, who was better or worse, the reference against the base."""
+    lists = "".join(
+        f"<div>{title}:<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in f[key]) + "</ul></div>"
+        for key, title in (
+            ("better", "Better than the reference, nowhere worse"),
+            ("trades", "Trades"),
+            ("worse", "Worse than the reference on some measure"),
         )
-    fig.add_hline(y=0, line=dict(color="#444", width=1, dash="dot"))
-    fig.update_xaxes(type="log", title_text="k (samples per problem)")
-    fig.update_yaxes(title_text="paired Δ pass@k")
-    fig.update_layout(
-        title="pass@k minus the reference's, same problems (band: 95%, the wider of "
-        "over-seeds and over-problems)",
-        height=420,
-        template="plotly_white",
-        margin=dict(t=50, l=50, r=10, b=40),
+        if f[key]
     )
-    return fig
+    return (
+        f"<div class='finding'><b>Finding.</b> {html.escape(f['headline'])}{lists}"
+        + (f"<div>{html.escape(f['sharpening'])}</div>" if f["sharpening"] else "")
+        + "</div>"
+    )
 
 
-def table_html(world: dict) -> str:
+# ----------------------------------------------------------------------------- tables
+def table_html(world: dict, labels: dict | None = None) -> str:
     """Means ± 95% half-widths over seeds ('?' with one seed), the base model on top."""
+    labels = labels or world_labels(world)
     ms = compared_metrics(world["n"])
     digits = {m: 2 if m == "distinct_correct" else 3 for m in ms}
     head = "".join(f"<th>{metric_words(m)}</th>" for m in ms)
     rows = []
     if world["base"] is not None:
         rows.append(
-            "<tr><td>base (adapter off)</td><td>-</td>"
-            + "".join(f"<td>{value(world['base'], m):.{digits[m]}f}</td>" for m in ms)
+            f"<tr><td>base<br><small>{BASE_LABEL}</small></td><td>-</td>"
+            + "".join(f"<td class='num'>{value(world['base'], m):.{digits[m]}f}</td>" for m in ms)
             + "</tr>"
         )
     for name, rs in world["settings"].items():
-        cells = "".join(f"<td>{cell(*setting_summary(rs, m), digits[m])}</td>" for m in ms)
-        note = html.escape(world["note"].get(name) or "")
-        rows.append(
-            f"<tr><td>{html.escape(name)}<br><small>{note}</small></td><td>{len(rs)}</td>{cells}</tr>"
-        )
+        cells = "".join(f"<td class='num'>{cell(*setting_summary(rs, m), digits[m])}</td>" for m in ms)
+        note = world["note"].get(name) or ""
+        sub = html.escape(labels[name] + (f" · {note}" if note else ""))
+        rows.append(f"<tr><td>{html.escape(name)}<br><small>{sub}</small></td><td>{len(rs)}</td>{cells}</tr>")
     return f"<table><tr><th>setting</th><th>seeds</th>{head}</tr>{''.join(rows)}</table>"
 
 
+VERDICT_CLASS = {"better": "up", "worse": "down", "within noise": "same"}
+SYMBOL = {"better": "↑", "worse": "↓", "within noise": "="}
+
+
+def verdict_table(world: dict) -> str:
+    """Every setting's paired difference to its reference (Δ ± the wider 95% half-width), ↑/↓
+    only when both intervals exclude zero; the reference against the base model first."""
+    ms = compared_metrics(world["n"])
+    head = "".join(f"<th>Δ {metric_words(m)}</th>" for m in ms)
+    body = []
+    order = [(n, "base") for n, r in world["baseline"].items() if r is None and world["base"] is not None]
+    order += [(n, r) for n, r in world["baseline"].items() if r is not None and r in world["settings"]]
+    for name, ref in order:
+        ref_rows = [world["base"]] if ref == "base" else world["settings"][ref]
+        comps = {p.metric: p for p in compare(world["settings"][name], ref_rows, world["n"])}
+        cells = "".join(verdict_cell(comps[m]) if m in comps else "<td>-</td>" for m in ms)
+        body.append(f"<tr><td>{html.escape(name)} <small>vs {html.escape(ref)}</small></td>{cells}</tr>")
+    return f"<table class='verdicts'><tr><th>setting</th>{head}</tr>{''.join(body)}</table>"
+
+
+def verdict_cell(p: Paired) -> str:
+    return f"<td class='num {VERDICT_CLASS[p.verdict]}'>{fmt_diff(p)} {SYMBOL[p.verdict]}</td>"
+
+
+# ----------------------------------------------------------------------------- figures
+def delta_figure(world: dict, labels: dict | None = None, st: dict | None = None):
+    """pass@k(setting) − pass@k(reference) against k, paired, one small panel per setting, with
+    the wider 95% half-width as a band (a band that straddles 0 is noise). Shared y axis."""
+    labels, st = labels or world_labels(world), st or world_styles(world)
+    n, ks = world["n"], list(range(1, world["n"] + 1))
+    panels = []
+    for name, ref in world["baseline"].items():
+        if ref is None or ref not in world["settings"]:
+            continue
+        ps = [paired(world["settings"][name], world["settings"][ref], f"pass@{k}") for k in ks]
+        if all(p is not None for p in ps):
+            panels.append((name, ref, ps))
+    rows, cols = grid(len(panels), cols=3) if panels else (1, 1)
+    titles = [wrap(labels[name], 44) for name, _, _ in panels]
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        specs=specs(len(panels), rows, cols) if panels else None,
+        subplot_titles=titles or None,
+        shared_yaxes=True,
+        vertical_spacing=0.32 / rows if rows > 1 else 0.1,
+        horizontal_spacing=0.04,
+    )
+    lo_all, hi_all = 0.0, 0.0
+    ticks = log_k_ticks(n)
+    for i, (name, ref, ps) in enumerate(panels):
+        pos = dict(row=i // cols + 1, col=i % cols + 1)
+        mid = [p.diff for p in ps]
+        half = [p.half if math.isfinite(p.half) else float("nan") for p in ps]
+        hi, lo = [m + h for m, h in zip(mid, half)], [m - h for m, h in zip(mid, half)]
+        lo_all = min([lo_all, *[x for x in lo if x == x]])
+        hi_all = max([hi_all, *[x for x in hi if x == x]])
+        color = st[name]["color"]
+        fig.add_trace(
+            go.Scatter(
+                x=ks + ks[::-1],
+                y=hi + lo[::-1],
+                fill="toself",
+                mode="lines",
+                fillcolor=rgba(color, 0.18),
+                line=dict(width=0),
+                hoverinfo="skip",
+                showlegend=False,
+            ),
+            **pos,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=ks,
+                y=mid,
+                mode="lines",
+                name=f"{labels[name]} − {labels[ref]}",
+                showlegend=False,
+                line=dict(color=color, width=2.5, dash=st[name]["dash"]),
+            ),
+            **pos,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[1, n],
+                y=[0, 0],
+                mode="lines",
+                line=dict(color="#444", width=1, dash="dot"),
+                showlegend=False,
+            ),
+            **pos,
+        )
+        fig.update_xaxes(type="log", tickvals=ticks, ticktext=[str(t) for t in ticks], **pos)
+        fig.update_xaxes(title_text="k", **pos)
+        if pos["col"] == 1:
+            fig.update_yaxes(title_text="Δ pass@k", **pos)
+    pad = 0.05 * (hi_all - lo_all or 1)
+    fig.update_yaxes(range=[lo_all - pad, hi_all + pad])
+    ref = reference(world) or "the reference"
+    legend_key(fig, "line: mean paired difference", width=2.5)
+    legend_key(fig, "band: 95% interval (the wider of over-seeds and over-problems)", fill=True)
+    legend_key(fig, "dotted: no difference", width=1, dash="dot")
+    height = 160 + 290 * rows
+    fig.update_layout(
+        title=f"pass@k minus {html.escape(labels.get(ref, ref))}'s, on the same problems<br>"
+        "<sup>one panel per setting; a band that straddles the dotted zero line is noise</sup>",
+        height=height,
+        template="plotly_white",
+        margin=dict(t=110, l=60, r=10, b=60),
+        legend=dict(orientation="h", x=0, y=-60 / (height - 150), yanchor="top"),
+    )
+    fig.update_annotations(font_size=11)
+    return fig
+
+
 def figures(world: dict) -> list:
-    """pass@k with the base, paired Δ pass@k, bars with intervals, training curves (first seed)."""
-    colors = setting_colors(world)
+    """pass@k with the base, paired Δ pass@k, bars with intervals, training curves (all seeds)."""
+    labels, st = world_labels(world), world_styles(world)
     curves = {"base": world["base"]["pass@k"]} if world["base"] is not None else {}
+    bands = {}
     for name, rs in world["settings"].items():
-        curves[name] = [sum(col) / len(col) for col in zip(*[r["pass@k"] for r in rs])]
+        cols = list(zip(*[r["pass@k"] for r in rs]))
+        curves[name] = [sum(col) / len(col) for col in cols]
+        if len(rs) > 1:
+            bands[name] = ([min(c) for c in cols], [max(c) for c in cols])
+    seeds = max(len(rs) for rs in world["settings"].values()) if world["settings"] else 0
     ms = [m for m in compared_metrics(world["n"]) if m != f"pass@{world['n']}"]
     summ = {name: {m: setting_summary(rs, m)[0] for m in ms} for name, rs in world["settings"].items()}
     errs = {
@@ -155,17 +382,47 @@ def figures(world: dict) -> list:
         for name, rs in world["settings"].items()
     }
     runs = {
-        name: [dict(zip(rs[0]["curve"], vals)) for vals in zip(*rs[0]["curve"].values())]
+        name: [
+            [dict(zip(r["curve"], vals)) for vals in zip(*r["curve"].values())] for r in rs if r.get("curve")
+        ]
         for name, rs in world["settings"].items()
     }
+    runs = {name: v for name, v in runs.items() if v}
+    keys = [k for k in ("correct/mean", "div/distinct_correct") if all(k in r[0][0] for r in runs.values())]
+    no_base = world_panels(world, with_base=False)
+    passk = passk_figure(
+        curves,
+        bands=bands,
+        title=f"pass@k on held-out problems<br><sup>mean over {seeds} seeds; band: range over the seeds; "
+        "the base model in every panel</sup>",
+        labels=labels,
+        styles=st,
+        panels=world_panels(world),
+    )
     return [
-        recolor(passk_figure(curves, title="pass@k on held-out problems (mean over seeds)"), colors),
-        delta_figure(world, colors),
-        recolor(bars(summ, keys=tuple(ms), errors=errs), colors),
-        recolor(training_curves(runs), colors),
+        passk,
+        delta_figure(world, labels, st),
+        bars(
+            summ,
+            keys=tuple(ms),
+            errors=errs,
+            labels=labels,
+            styles=st,
+            title="Means over seeds",
+            error_label="error bars: 95% t-interval over seeds",
+        ),
+        training_curves(
+            {n: runs[n] for n in runs},
+            keys=keys or ("correct/mean",),
+            labels=labels,
+            styles=st,
+            panels=[(t, [n for n in ns if n in runs]) for t, ns in no_base],
+            title="During training (every seed)",
+        ),
     ]
 
 
+# ----------------------------------------------------------------------------- the page
 INTRO = (
     "<p>Every cell of the grid (a setting x a training seed) trained the same nano model with the "
     "same budget and was evaluated on the same held-out problems with the same sampling seed; the "
@@ -175,10 +432,10 @@ INTRO = (
     "half-width over seeds ('?' with one seed). Verdicts compare each setting with its reference "
     "<i>paired</i>, on the same problems: the difference is the mean over problems of the "
     "seed-averaged per-problem difference, and ± is the <i>wider</i> of two 95% t half-widths, "
-    "one over problems and one over seeds. 'better' or 'worse' means both intervals exclude zero; "
-    "everything else is 'within noise'. Each label is a 95% claim and the page makes many, so a "
-    "stray one can arise by chance: trust patterns that repeat across metrics, settings and "
-    "tasks. Nothing was tuned on the evaluation set.</p>"
+    "one over problems and one over seeds. 'better' (↑) or 'worse' (↓) means both intervals "
+    "exclude zero; everything else is 'within noise' (=). Each label is a 95% claim and the page "
+    "makes many, so a stray one can arise by chance: trust patterns that repeat across metrics, "
+    "settings and tasks. Nothing was tuned on the evaluation set.</p>"
 )
 
 
@@ -188,19 +445,18 @@ def bullets(lines: list[str]) -> str:
 
 def world_blocks(key, world: dict, budget: dict) -> list:
     task, model = key
-    lines = verdicts(world)
-    ref_lines = [ln for ln in lines if " vs base:" in ln]
-    other = [ln for ln in lines if ln not in ref_lines]
+    labels = world_labels(world)
     return [
         f"<h2>{html.escape(task)} <small>(model: {html.escape(model)})</small></h2>",
+        finding_html(world_finding(world, labels)),
         f"<p>{budget.get('steps')} steps x {budget.get('prompts_per_step')} prompts x G = "
         f"{budget.get('group_size')}; evaluation: {budget.get('eval_problems')} problems x n = "
         f"{world['n']} samples (seed {budget.get('eval_seed')}).</p>",
-        table_html(world),
-        "<h3>Does the reference sharpen? (against the base model)</h3>"
-        "<p>Sharpening: pass@1 up, while distinct correct solutions, coverage and large-k "
-        "pass@k go down.</p>" + bullets(ref_lines or ["no base-model row for this world"]),
-        "<h3>Each setting against its reference</h3>" + bullets(other or ["no comparisons"]),
+        table_html(world, labels),
+        "<h3>Paired differences against the reference</h3><p>Sharpening (first row, against the base "
+        "model): pass@1 up, while distinct correct solutions, coverage and large-k pass@k go down.</p>",
+        verdict_table(world),
+        "<details><summary>The same verdicts in words</summary>" + bullets(verdicts(world)) + "</details>",
         *figures(world),
     ]
 
@@ -211,10 +467,13 @@ def write_study_report(out) -> Path:
     rows = load_results(out / "results.jsonl")
     info_path = out / "grid.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {"settings": {}, "skipped": {}}
-    blocks = [INTRO]
+    found = []
+    blocks = []
     for key, world in worlds(rows).items():
         first = next(iter(world["settings"].values()), [world["base"]])[0]
         blocks += world_blocks(key, world, first)
+        headline = world_finding(world, world_labels(world))["headline"]
+        found.append(f"<li><b>{html.escape(key[0])}</b>: {html.escape(headline)}</li>")
     ran = {r["setting"] for r in rows}
     missing = {
         n: info["skipped"].get(n, "not run yet (or left out with --only)")
@@ -227,6 +486,11 @@ def write_study_report(out) -> Path:
             + "".join(f"<li>{html.escape(n)}: {html.escape(why)}</li>" for n, why in missing.items())
             + "</ul>"
         )
+    top = (
+        "<div class='finding'><b>What these results say</b> (paired test, 95%):<ul>"
+        + "".join(found)
+        + "</ul></div>"
+    )
     path = out / "report.html"
-    path.write_text(page("dsnb study: when does differential smoothing beat GRPO?", blocks))
+    path.write_text(page("dsnb study: when does differential smoothing beat GRPO?", [top, INTRO, *blocks]))
     return path

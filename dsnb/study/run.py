@@ -13,6 +13,11 @@ model (adapter off) is evaluated once per world. Everything lands in one tidy fi
     OUT/grid.json       the declared settings and the ones skipped (and why)
     OUT/runs/NAME_sSEED the run directories (resumable)
 
+The second edition (:func:`run_study_v2`, ``dsnb study --grid v2``) adds, in one world: a stability
+pre-check of every setting (OUT/precheck.json), a validation split every cell is also evaluated
+on, the choice of each family's best setting on it (OUT/selection.json) and two more seeds for
+those. Plan its time first: ``dsnb study --grid v2 --plan`` (``dsnb.study.plan``).
+
 Resumable: a cell whose row is in results.jsonl is never recomputed; an interrupted cell resumes
 from its newest checkpoint. Statistics live in ``dsnb.study.stats``. Used by ``dsnb study``, the
 README's results table and notebook 05 (which redraws everything from results.jsonl).
@@ -21,15 +26,26 @@ README's results table and notebook 05 (which redraws everything from results.js
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, fields
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from dsnb.rl.loss import LossConfig
-from dsnb.study.cell import BUDGET, loss_config, missing_model, model_fingerprint, run_cell
+from dsnb.study.cell import (
+    BUDGET,
+    budget_of,
+    loss_config,
+    loss_of,
+    missing_model,
+    model_fingerprint,
+    open_trainer,
+    run_cell,
+    train_config,
+)
 from dsnb.study.grid import Setting, StudyConfig
+from dsnb.study.stability import divergence, precheck_status
 from dsnb.study.stats import load_results
+from dsnb.tasks.registry import get_task
 
 
 # ----------------------------------------------------------------------------- the study
@@ -54,7 +70,8 @@ def select(grid: list[Setting], only=None) -> list[Setting]:
 def check_compatible(rows: list[dict], grid: list[Setting], cfg: StudyConfig) -> None:
     """A results file is one study: refuse to add cells made with another budget or definition."""
     for r in rows:
-        other = {k: (r[k], getattr(cfg, k)) for k in BUDGET if r.get(k) != getattr(cfg, k)}
+        have = budget_of(r)
+        other = {k: (have[k], getattr(cfg, k)) for k in BUDGET if have[k] != getattr(cfg, k)}
         if other:
             raise ValueError(
                 f"the results file holds cells made with other budget settings "
@@ -79,11 +96,41 @@ def check_compatible(rows: list[dict], grid: list[Setting], cfg: StudyConfig) ->
         s = by_name.get(r["setting"])
         if r["kind"] == "run" and s is not None:
             want = {**asdict(loss_config(s, cfg)), "task": s.task, "model": s.model, "train": s.train}
-            if any(r.get(k) != v for k, v in want.items()):
+            have = {**loss_of(r), "task": r.get("task"), "model": r.get("model"), "train": r.get("train")}
+            if have != want:
                 raise ValueError(
                     f"setting {s.name!r} was defined differently when its results were "
                     f"recorded; give the new definition a new name"
                 )
+
+
+def validate_grid(grid: list[Setting], cfg: StudyConfig) -> None:
+    """Everything that can be checked before any work: each setting's task, its LossConfig with
+    the study's group size, and a validation split disjoint from the reported problems."""
+    for s in grid:
+        try:
+            get_task(s.task)
+            loss_config(s, cfg)
+        except ValueError as err:
+            raise ValueError(f"setting {s.name!r}: {err}") from err
+    check_val_split(grid, cfg)
+
+
+def check_val_split(grid: list[Setting], cfg: StudyConfig) -> None:
+    """Refuse, before any work, a validation split that would share problems with the reported
+    eval problems (eval_problems + val_problems more than a world's eval rows)."""
+    if not cfg.val_problems:
+        return
+    for task_name in sorted({s.task for s in grid if not missing_model(s)}):
+        task = get_task(task_name)
+        evl = {json.dumps(p.columns, sort_keys=True) for p in task.load("eval", cfg.eval_problems)}
+        val = {json.dumps(p.columns, sort_keys=True) for p in task.load("val", cfg.val_problems)}
+        if evl & val:
+            raise ValueError(
+                f"{len(evl & val)} of the {cfg.val_problems} validation problems of {task_name} are also "
+                f"among the {cfg.eval_problems} reported eval problems: use eval_problems + "
+                "val_problems <= the eval rows of its problem file"
+            )
 
 
 def update_grid_info(out: Path, grid: list[Setting], skipped: dict, cfg: StudyConfig) -> None:
@@ -112,7 +159,7 @@ def merge_studies(sources, out) -> list[dict]:
         theirs = load_results(src)
         their_info = json.loads((src / "grid.json").read_text()) if (src / "grid.json").exists() else None
         both = rows + theirs
-        budget = {k: {r.get(k) for r in both} for k in BUDGET}
+        budget = {k: {budget_of(r)[k] for r in both} for k in BUDGET}
         mixed = {k: sorted(map(str, v)) for k, v in budget.items() if len(v) > 1}
         if mixed:
             raise ValueError(f"{src} was run with another budget than {out}: {mixed}")
@@ -145,7 +192,7 @@ def merge_studies(sources, out) -> list[dict]:
 
 
 def _definition(row: dict) -> dict:
-    return {k: row.get(k) for k in [f.name for f in fields(LossConfig)] + ["task", "model", "train"]}
+    return {**loss_of(row), **{k: row.get(k) for k in ("task", "model", "train")}}
 
 
 def run_study(
@@ -171,6 +218,7 @@ def run_study(
     cfg = StudyConfig(seeds=list(seeds), steps=steps, eval_problems=eval_problems, eval_n=eval_n, **budget)
     out = Path(out)
     grid = select(grid, only)
+    validate_grid(grid, cfg)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "results.jsonl"
     rows = load_results(path) if path.exists() else []
@@ -200,4 +248,104 @@ def run_study(
         from dsnb.study.report import write_study_report  # plotly: only when a report is drawn
 
         print(f"report: {write_study_report(out)}")
+    return rows
+
+
+def run_precheck(grid, out, cfg, steps: int = 20, seed: int = 0, progress: bool = True) -> dict:
+    """Train every setting of `grid` for `steps` steps (seed `seed`, the study's batch) and apply
+    :func:`divergence`; writes and returns OUT/precheck.json. Resumable: settings already checked
+    with the same steps are skipped; the short runs live in OUT/precheck/runs/NAME_sSEED."""
+    out = Path(out)
+    path = out / "precheck.json"
+    done = precheck_status(out)
+    todo = [s for s in grid if done.get(s.name, {}).get("steps") != steps and not missing_model(s)]
+    short = replace(cfg, steps=steps)
+    for s in tqdm(todo, desc="pre-check", disable=not progress):
+        tcfg = train_config(s, seed, short, out / "precheck")
+        trainer = open_trainer(tcfg, [], progress=False)
+        if trainer.step < tcfg.steps:
+            trainer.train()
+        if trainer.step < tcfg.steps:
+            break  # stopped: rerun to resume
+        metrics = trainer.run.read("metrics")
+        why = divergence(metrics)
+        done[s.name] = {
+            "status": "diverged" if why else "ok",
+            "why": why,
+            "steps": steps,
+            "seed": seed,
+            "correct_last": metrics[-1].get("correct/mean"),
+            "entropy_last": metrics[-1].get("entropy/token_mean"),
+        }
+        out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(done, indent=2))
+    return done
+
+
+def missing_cells(rows: list[dict], grid: list[Setting], seeds, skipped=()) -> list[str]:
+    """The settings of `grid` that still lack a row at one of `seeds` (skipped ones aside)."""
+    have = {(r["setting"], r["seed"]) for r in rows if r["kind"] == "run"}
+    return [s.name for s in grid if s.name not in skipped and any((s.name, x) not in have for x in seeds)]
+
+
+def run_study_v2(
+    out,
+    task: str = "countdown3",
+    model: str = "nano",
+    prefix: str = "",
+    *,
+    grid: list[Setting] | None = None,
+    only=None,
+    precheck_steps: int = 20,
+    progress: bool = True,
+    report: bool = True,
+    **budget,
+) -> list[dict]:
+    """The second edition in one world, resumable at every stage:
+
+    1. the stability pre-check: every setting of :func:`v2_grid` for `precheck_steps` steps
+       (OUT/precheck.json; diverged settings are reported and kept, never dropped);
+    2. every setting at seeds 0-2, each cell also evaluated on the validation split;
+    3. the best setting of each family chosen on the validation split and fixed
+       (OUT/selection.json, :func:`dsnb.study.select.fix_selection`);
+    4. those settings (GRPO, GRPO + KL, DS, entropy bonus, the best rival) at seeds 3 and 4.
+
+    `budget` overrides :data:`V2_BUDGET` (e.g. steps=3 for a smoke run); `grid` replaces the v2
+    grid (tests: a few settings with ``sweep`` set). With `only` (parallel
+    processes, one OUT each) it stops after step 2 of those settings: merge the OUTs
+    (:func:`merge_studies`), then rerun without `only` for steps 3-4. Returns all rows.
+    """
+    from dsnb.study.grid import EXTRA_SEEDS, V2_BUDGET, v2_grid
+    from dsnb.study.select import fix_selection, selection_lines
+    from dsnb.study.stability import precheck_lines
+
+    b = {**V2_BUDGET, **budget}
+    seeds = b.pop("seeds")
+    extra = b.pop("extra_seeds", EXTRA_SEEDS)
+    grid = grid if grid is not None else v2_grid(task, model, prefix)
+    out = Path(out)
+    cfg = StudyConfig(seeds=list(seeds), **b)
+    validate_grid(select(grid, only), cfg)
+    if all(missing_model(s) for s in grid):
+        raise ValueError(f"no setting's model is on disk ({missing_model(grid[0])}): nothing to run")
+    if precheck_steps:
+        status = run_precheck(select(grid, only), out, cfg, precheck_steps, seed=seeds[0], progress=progress)
+        print("\n".join(["dsnb study: stability pre-check"] + precheck_lines(status)))
+    rows = run_study(grid, out, seeds, only=only, progress=progress, report=False, **b)
+    if only:
+        print("dsnb study: these settings are done; merge the OUTs (--merge) and rerun without --only")
+        return rows
+    skipped = {s.name for s in grid if missing_model(s)}
+    todo = missing_cells(rows, grid, seeds, skipped)
+    if todo:
+        print(
+            f"dsnb study: {len(todo)} settings still lack seeds {list(seeds)}; "
+            "rerun to finish them before the selection"
+        )
+        return rows
+    selection = fix_selection(out, rows, seeds=seeds)
+    print("\n".join(selection_lines(selection)))
+    best = [n for w in selection.values() for n in w["five_seeds"] if n in {s.name for s in grid}]
+    if best and extra:
+        rows = run_study(grid, out, list(extra), only=best, progress=progress, report=report, **b)
     return rows

@@ -24,88 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from dsnb.metrics import pass_at_k
-
-# 97.5% quantiles of Student's t (two-sided 95% intervals), df = 1..30.
-T95 = (
-    12.706,
-    4.303,
-    3.182,
-    2.776,
-    2.571,
-    2.447,
-    2.365,
-    2.306,
-    2.262,
-    2.228,
-    2.201,
-    2.179,
-    2.160,
-    2.145,
-    2.131,
-    2.120,
-    2.110,
-    2.101,
-    2.093,
-    2.086,
-    2.080,
-    2.074,
-    2.069,
-    2.064,
-    2.060,
-    2.056,
-    2.052,
-    2.048,
-    2.045,
-    2.042,
-)
-Z975 = 1.959964
-
-
-def t95_series(df: int) -> float:
-    """Cornish-Fisher expansion of the t quantile around the normal one (good for df >= 20).
-
-    >>> round(t95_series(1000), 3)
-    1.962
-    """
-    z = Z975
-    return (
-        z
-        + (z**3 + z) / (4 * df)
-        + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-        + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
-    )
-
-
-def t95(df: int) -> float:
-    """97.5% quantile of Student's t with `df` degrees of freedom (table to 30, then a series).
-
-    >>> t95(2), round(t95(149), 3)
-    (4.303, 1.976)
-    """
-    if df < 1:
-        raise ValueError("a t-interval needs at least two values (df >= 1)")
-    return T95[df - 1] if df <= len(T95) else t95_series(df)
-
-
-def interval(values) -> tuple[float, float]:
-    """Mean and 95% t-interval half-width t95(m − 1)·sd/√m over m values (inf when m = 1:
-    one value says nothing about its own spread).
-
-    >>> mean, half = interval([1.0, 2.0, 3.0]); (mean, round(half, 4))   # 4.303 · 1/√3
-    (2.0, 2.4843)
-    >>> interval([0.5])
-    (0.5, inf)
-    """
-    v = [float(x) for x in values]
-    m = len(v)
-    if m == 0:
-        raise ValueError("interval of no values")
-    mean = sum(v) / m
-    if m < 2:
-        return mean, math.inf
-    sd = math.sqrt(sum((x - mean) ** 2 for x in v) / (m - 1))
-    return mean, t95(m - 1) * sd / math.sqrt(m)
+from dsnb.metrics import multiplicity_bucket, pass_at_k
+from dsnb.report.noise import T95, Z975, interval, t95, t95_series, verdict  # noqa: F401 (re-exported)
 
 
 def bootstrap_passk(n: int, c_per_problem, ks=(1, 8, 64), reps: int = 500, seed: int = 0):
@@ -146,16 +66,45 @@ def compared_metrics(n: int) -> list[str]:
     return [f"pass@{k}" for k in ks] + ["distinct_correct", "coverage"]
 
 
+PER_PROBLEM = {
+    "distinct_correct": "distinct",
+    "coverage": "coverage_per_problem",
+    "top_share": "top_share_per_problem",
+}
+"""Row keys of the per-problem lists behind each metric (pass@k comes from the counts "c")."""
+
+
 def per_problem(row: dict, metric: str):
     """One value per evaluation problem: unbiased pass@k from the counts c, distinct correct
-    solutions, or coverage of the known solution set (nan where the set is unknown). (P,)"""
+    solutions, coverage of the known solution set (nan where the set is unknown) or the top
+    solution's share of the correct samples (nan where none is correct). (P,)"""
     if metric.startswith("pass@"):
         return np.asarray(pass_at_k(row["eval_n"], np.asarray(row["c"]), int(metric[5:])), dtype=float)
-    if metric == "distinct_correct":
-        return np.asarray(row["distinct"], dtype=float)
-    if metric == "coverage":
-        return np.asarray(row["coverage_per_problem"], dtype=float)
-    raise ValueError(f"unknown metric {metric!r}; use pass@k, distinct_correct or coverage")
+    if metric in PER_PROBLEM:
+        return np.asarray(row[PER_PROBLEM[metric]], dtype=float)
+    raise ValueError(f"unknown metric {metric!r}; use pass@k, {', '.join(PER_PROBLEM)}")
+
+
+def in_bucket(row: dict, bucket: str) -> dict:
+    """The row restricted to the problems of one multiplicity bucket ("1", "2-3", "4+"): every
+    per-problem list filtered alike, so every function here (intervals, paired tests, verdicts)
+    works per bucket unchanged. Rows without multiplicities (older results) raise.
+
+    >>> r = {"eval_n": 2, "eval_set": "e", "c": [2, 0, 1], "distinct": [1, 0, 1], "multiplicity": [1, 5, 4]}
+    >>> in_bucket(r, "4+")["c"], in_bucket(r, "4+")["eval_set"]
+    ([0, 1], 'e/4+')
+    """
+    if not row.get("multiplicity"):
+        raise ValueError(
+            "this results row has no per-problem multiplicities (made before the "
+            "multiplicity dial existed); rerun its cell to get per-bucket numbers"
+        )
+    keep = [i for i, m in enumerate(row["multiplicity"]) if multiplicity_bucket(m) == bucket]
+    out = {**row, "eval_set": f"{row.get('eval_set')}/{bucket}"}
+    for key in ("c", "multiplicity", *PER_PROBLEM.values()):
+        if key in row:
+            out[key] = [row[key][i] for i in keep]
+    return out
 
 
 def value(row: dict, metric: str) -> float:
@@ -189,11 +138,7 @@ class Paired:
 
     @property
     def verdict(self) -> str:
-        if self.diff - self.half > 0:
-            return "better"
-        if self.diff + self.half < 0:
-            return "worse"
-        return "within noise"
+        return verdict(self.diff, self.half)
 
 
 def paired(rows: list[dict], ref_rows: list[dict], metric: str) -> Paired | None:

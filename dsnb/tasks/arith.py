@@ -4,7 +4,7 @@ Model output is hostile text, so it is never handed to Python's ``eval``. A hand
 tokenizer and recursive-descent parser accept only non-negative integer or decimal literals
 (ASCII digits), ``+ - * /``, unary minus and parentheses, under hard size limits; evaluation
 is exact (``fractions.Fraction``) with a bound on every intermediate value. The canonical
-form says when two correct answers are "the same solution" (METHOD.md section 7: distinct
+form says when two correct answers are "the same solution" (docs/method.md section 7: distinct
 correct solutions up to commutativity and associativity are the diversity measure).
 Used by ``dsnb.tasks.countdown`` (scoring, the solver) and the notebooks on diversity.
 

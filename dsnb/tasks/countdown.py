@@ -3,15 +3,27 @@
 An instance is a few integers ``nums`` and a ``target``; an answer is an arithmetic expression
 that uses every number exactly once, inside ``<answer>...</answer>``. This module holds the
 instance type, a seeded generator, the prompt templates, answer extraction and the [CD1]
-score (METHOD.md section 7; TinyZero's ``verl/utils/reward_score/countdown.py``, see
-/work/shared/reference/anchors.md section 3.1). Distinct solutions come from
-``dsnb.tasks.solver``. Used by the nano world, the trainers and the diversity notebooks.
+score (docs/method.md section 7; TinyZero's ``verl/utils/reward_score/countdown.py``).
+Distinct solutions come from ``dsnb.tasks.solver``. Used by the nano world, the trainers and
+the diversity notebooks.
 
-Differences from TinyZero's scorer, all deliberate: it is given the *completion* only (TRL
-passes completions separately), so there is no "Assistant:" split and no "last line only"
-rule (TinyZero scores 0 when anything, even a newline, follows the answer line); the
-expression is evaluated by the whitelist parser of ``dsnb.tasks.arith`` instead of ``eval``,
-so ``**`` and ``//`` (which TinyZero's regex lets through) fail to evaluate (0.1).
+Two scorers, one switch (``tinyzero_compat``, on :func:`score` and everything built on it):
+
+- **dsnb's strict rule (default).** The numbers used are the number *tokens* of the answer, and
+  each must be one of the given integers written as a plain integer. A decimal literal is never
+  a use of a given number: for [6, 5, 8] and target 43, ``5*8.6`` joins 8 and 6 with a decimal
+  point and scores 0.1 (TinyZero's digit-run rule counts 5, 8, 6 and gives it 1.0: a reward
+  hack RL can find). The whole completion is searched for the last ``<answer>`` block.
+- **TinyZero's rule** (``tinyzero_compat=True``, for comparing with TinyZero runs): its
+  ``compute_score`` exactly, given the completion: only the LAST LINE of the completion is read
+  (anything after the answer line, even a newline, scores 0), its last non-greedy
+  ``<answer>(.*?)</answer>`` match is the answer, the numbers used are its digit runs
+  (``\\d+``), and the answer must match its character class ``^[\\d+\\-*/().\\s]+$``.
+
+Both evaluate with the whitelist parser of ``dsnb.tasks.arith``, never ``eval``: so ``**``,
+``//`` and a unary ``+`` (which TinyZero's ``eval`` computes) fail to evaluate (0.1) in both.
+TinyZero's "Assistant:" split is not needed: dsnb is given the completion, not prompt +
+completion (TRL passes them separately).
 """
 
 from __future__ import annotations
@@ -20,7 +32,7 @@ import random
 import re
 from dataclasses import dataclass
 
-from dsnb.tasks.arith import canonical, safe_eval
+from dsnb.tasks.arith import ArithError, canonical, safe_eval, tokenize
 from dsnb.tasks.solver import combine, leaf, solution_multiplicity, solve
 
 __all__ = [
@@ -36,12 +48,16 @@ __all__ = [
     "is_correct",
     "solution_key",
     "score_expression",
+    "numbers_used",
+    "tinyzero_extract",
 ]
 
 FORMAT_SCORE = 0.1  # well-formed answer that is not a correct solution
 CORRECT_SCORE = 1.0
 TOLERANCE = 1e-5  # |value - target| below this counts as equal (TinyZero)
-_DIGITS = re.compile(r"[0-9]+")
+_TZ_DIGITS = re.compile(r"\d+")  # TinyZero's number rule: digit runs (str pattern: any Unicode digit)
+_TZ_ANSWER = re.compile(r"<answer>(.*?)</answer>")  # TinyZero's answer pattern, non-greedy
+_TZ_ALLOWED = re.compile(r"^[\d+\-*/().\s]+$")  # TinyZero's character check before its eval
 
 
 @dataclass(frozen=True)
@@ -147,13 +163,46 @@ def extract_answer(completion: str) -> str | None:
     return completion[start + len("<answer>") : end].strip()
 
 
-def score_expression(expr: str, nums, target) -> float:
-    """[CD1] for a bare expression: 0.1 (wrong numbers, invalid or wrong value) or 1.0."""
+def numbers_used(expr: str) -> list[int] | None:
+    """The given-number uses of an answer (strict rule): its integer tokens, sorted; None when it
+    holds a decimal literal or does not tokenize.
+
+    A decimal point never joins or decorates a given number: ``8.6`` is not a use of 8 and 6,
+    and ``.5`` or ``5.0`` is not a use of 5 (TinyZero's digit-run rule counts all of them).
+
+    >>> numbers_used("(12 - 7) * 3"), numbers_used("5*8.6"), numbers_used("x+1")
+    ([3, 7, 12], None, None)
+    """
     try:
-        used = sorted(int(d) for d in _DIGITS.findall(expr))
-    except ValueError:  # a digit run longer than Python's int-string limit
+        tokens = tokenize(expr)
+    except ArithError:
+        return None
+    literals = [t for t in tokens if t[0] in "0123456789."]
+    if any("." in t for t in literals):
+        return None
+    return sorted(int(t) for t in literals)
+
+
+def _tinyzero_numbers(expr: str) -> list[int] | None:
+    """TinyZero's ``validate_equation`` numbers: every digit run, sorted (None where int() fails)."""
+    try:
+        return sorted(int(d) for d in _TZ_DIGITS.findall(expr))
+    except ValueError:  # a digit run longer than Python's int-string limit: TinyZero's except
+        return None
+
+
+def score_expression(expr: str, nums, target, tinyzero_compat: bool = False) -> float:
+    """[CD1] for a bare expression: 0.1 (wrong numbers, invalid or wrong value) or 1.0.
+
+    >>> score_expression("5*8.6", [6, 5, 8], 43), score_expression("5*8.6", [6, 5, 8], 43, True)
+    (0.1, 1.0)
+    """
+    if not isinstance(expr, str):
         return FORMAT_SCORE
-    if used != sorted(int(n) for n in nums):
+    used = _tinyzero_numbers(expr) if tinyzero_compat else numbers_used(expr)
+    if used is None or used != sorted(int(n) for n in nums):
+        return FORMAT_SCORE
+    if tinyzero_compat and not _TZ_ALLOWED.match(expr):
         return FORMAT_SCORE
     value = safe_eval(expr)
     if value is None:
@@ -161,41 +210,60 @@ def score_expression(expr: str, nums, target) -> float:
     return CORRECT_SCORE if abs(value - float(target)) < TOLERANCE else FORMAT_SCORE
 
 
-def score(completion: str, nums, target) -> float:
+def tinyzero_extract(completion: str) -> str | None:
+    """TinyZero's ``extract_solution`` on a completion: the last ``<answer>(.*?)</answer>`` match
+    of the completion's LAST LINE, stripped, or None.
+
+    >>> tinyzero_extract("<answer>3*7+12</answer>"), tinyzero_extract("<answer>3*7+12</answer>\\n")
+    ('3*7+12', None)
+    """
+    if not isinstance(completion, str):
+        return None
+    matches = list(_TZ_ANSWER.finditer(completion.split("\n")[-1]))
+    return matches[-1].group(1).strip() if matches else None
+
+
+def score(completion: str, nums, target, tinyzero_compat: bool = False) -> float:
     """[CD1] 0 without an answer tag; 0.1 for wrong numbers, no value or a wrong one; 1.0 if value = target.
 
-    "Numbers used" are the integers (runs of ASCII digits) in the answer, compared as a
-    sorted list with ``sorted(nums)``: each number exactly once, no extra ones. The thing a
-    learner gets wrong: 0.1 is *not* partial credit for being close; it only rewards the
-    format, and pass@k uses the binary part (``is_correct``). Pass the completion, not
-    prompt + completion: the "plain" prompt itself contains an example ``<answer>`` block.
+    "Numbers used" are the number tokens of the answer (:func:`numbers_used`), compared as a
+    sorted list with ``sorted(nums)``: each number exactly once, no extra ones, and no decimal
+    literal. The thing a learner gets wrong: 0.1 is *not* partial credit for being close; it
+    only rewards the format, and pass@k uses the binary part (``is_correct``). Pass the
+    completion, not prompt + completion: the "plain" prompt itself contains an example
+    ``<answer>`` block. ``tinyzero_compat=True`` scores exactly as TinyZero's ``countdown.py``
+    (the module docstring lists the two differences).
 
     >>> score("<answer>3*7+12</answer>", [3, 7, 12], 33), score("<answer>3+7+12</answer>", [3, 7, 12], 33)
     (1.0, 0.1)
     >>> score("no tags: 3*7+12", [3, 7, 12], 33), score("<answer>3*7</answer>", [3, 7, 12], 33)
     (0.0, 0.1)
+    >>> score("<answer>5*8.6</answer>", [6, 5, 8], 43)  # 8.6 is not a use of 8 and 6
+    0.1
+    >>> score("<answer>3*7+12</answer>\\n", [3, 7, 12], 33, tinyzero_compat=True)  # not the last line
+    0.0
     """
-    answer = extract_answer(completion)
+    answer = tinyzero_extract(completion) if tinyzero_compat else extract_answer(completion)
     if answer is None:
         return 0.0
-    return score_expression(answer, nums, target)
+    return score_expression(answer, nums, target, tinyzero_compat)
 
 
-def is_correct(completion: str, nums, target) -> bool:
+def is_correct(completion: str, nums, target, tinyzero_compat: bool = False) -> bool:
     """The binary part of [CD1]: the answer uses the numbers once each and equals the target."""
-    return score(completion, nums, target) == CORRECT_SCORE
+    return score(completion, nums, target, tinyzero_compat) == CORRECT_SCORE
 
 
-def solution_key(completion: str, nums, target) -> str | None:
+def solution_key(completion: str, nums, target, tinyzero_compat: bool = False) -> str | None:
     """Canonical form of a correct answer (same key = same solution), else None.
 
     >>> a = solution_key("<answer>12+7*3</answer>", [3, 7, 12], 33)
     >>> a == solution_key("<answer>(3*7)+12</answer>", [3, 7, 12], 33)
     True
     """
-    if not is_correct(completion, nums, target):
+    if not is_correct(completion, nums, target, tinyzero_compat):
         return None
-    return canonical(extract_answer(completion))
+    return canonical(tinyzero_extract(completion) if tinyzero_compat else extract_answer(completion))
 
 
 # ----- generation --------------------------------------------------------------------------

@@ -24,7 +24,10 @@ from dsnb.tasks.arith import render
 from dsnb.tasks.math import extract_gsm8k_reference
 from dsnb.tasks.solver import by_value
 
-SPLITS = ("train", "eval")
+SPLITS = ("train", "eval", "val")
+"""What a loader accepts. "val" is carved from the *end* of the file's eval rows (the last n, in
+reverse order), so the first eval rows, the ones every report uses, never change: a study picks
+its settings on "val" and reports on "eval", disjoint while n_val + n_eval <= the eval rows."""
 
 
 def read_jsonl(path) -> list[dict]:
@@ -114,16 +117,17 @@ def write_countdown_problems(num_count: int, **kw) -> Path:
 
 
 def countdown_rows(split: str, n: int, num_count: int = 3) -> list[dict]:
-    """The first `n` rows of a split of the shipped problem file (the same for every run)."""
+    """The first `n` rows of a split of the shipped problem file (the same for every run); for
+    "val", the last `n` eval rows, last first (see :data:`SPLITS`)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     path = problems_path(num_count)
     if not path.exists():
         write_countdown_problems(num_count)
-    rows = [r for r in read_jsonl(path) if r["split"] == split]
+    rows = [r for r in read_jsonl(path) if r["split"] == ("eval" if split == "val" else split)]
     if n > len(rows):
-        raise ValueError(f"asked for {n} {split} problems but {path.name} has {len(rows)}")
-    return rows[:n]
+        raise ValueError(f"asked for {n} {split} problems but {path.name} has {len(rows)} {split} rows")
+    return rows[::-1][:n] if split == "val" else rows[:n]
 
 
 # ----------------------------------------------------------------------------- GSM8K

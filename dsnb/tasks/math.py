@@ -4,8 +4,8 @@ GSM8K references end with ``#### N``; models write ``\\boxed{N}``, ``#### N`` or
 with the number. This module extracts the answer (boxed first, then ``####``, then the last
 number), normalises it (commas, ``$``, units, ``\\frac``/``\\dfrac``, ``\\text{}``,
 ``\\left( \\right)``, percentages, trailing ``.0``) to an exact ``Fraction`` and compares.
-Used by ``dsnb.tasks.rewards.gsm8k_correct`` and the GPU notebooks (anchors.md section 2.3:
-score binary correctness separately from any shaped format reward).
+Used by ``dsnb.tasks.rewards.gsm8k_correct`` and the GPU notebooks. As in the Unsloth GSM8K
+notebooks, binary correctness is scored separately from any shaped format reward.
 """
 
 from __future__ import annotations
@@ -111,6 +111,7 @@ def to_fraction(text: str) -> Fraction | None:
 
     Accepts ``1,000``, ``$18``, ``18 dollars``, ``18.0``, ``-3``, ``3/4``, ``\\frac{3}{4}``,
     ``\\dfrac34``, ``50\\%``, ``\\text{18}``, ``x = 5``. A percentage is its number (50% is 50).
+    A zero denominator (``5/0``, ``\\frac{1}{0}``) is no number: None, like any other non-answer.
 
     >>> to_fraction("$1,000.00"), to_fraction(r"\\dfrac{3}{4}"), to_fraction("12 eggs")
     (Fraction(1000, 1), Fraction(3, 4), Fraction(12, 1))
@@ -127,7 +128,10 @@ def to_fraction(text: str) -> Fraction | None:
     if m is None or not re.fullmatch(r"[A-Za-z.]*", s[m.end() :]):  # allow units after
         return None
     sign, num, den = m.groups()
-    value = Fraction(num) / (Fraction(den) if den else 1)
+    divisor = Fraction(den) if den else Fraction(1)
+    if divisor == 0:  # "5/0", \frac{1}{0}, "0/0": not a number, so a wrong answer (never an exception)
+        return None
+    value = Fraction(num) / divisor
     return -value if sign == "-" else value
 
 

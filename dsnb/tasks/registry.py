@@ -10,6 +10,8 @@ never appear in training (``dsnb.tasks.data.is_heldout``). stdlib only: no torch
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from dsnb.tasks import countdown
 from dsnb.tasks.data import countdown_rows, load_gsm8k
 from dsnb.tasks.math import extract_model_answer
-from dsnb.tasks.rewards import countdown_reward, gsm8k_correct
+from dsnb.tasks.rewards import countdown_reward, countdown_reward_tinyzero, gsm8k_correct
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,13 @@ class Task:
     """Prompt template when a run names none ("nano" for Countdown, "chat" for GSM8K)."""
     templates: tuple[str, ...] = ()
     """Templates this task accepts (checked before any model loads)."""
+
+
+def eval_set_id(problems: list[Problem]) -> str:
+    """A fingerprint of a list of problems (their prompts, in order): paired comparisons check that
+    both sides share it, and a figure that recovers per-problem facts checks it too."""
+    text = json.dumps([p.prompt for p in problems], sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
 def grade(task: Task, problems: list[Problem], completions: list[str], group_size: int) -> Grades:
@@ -109,13 +118,22 @@ def _countdown_key(completion, columns):
     return countdown.solution_key(completion, columns["nums"], columns["target"])
 
 
-def countdown_task(num_count: int) -> Task:
+def _countdown_key_tinyzero(completion, columns):
+    return countdown.solution_key(completion, columns["nums"], columns["target"], tinyzero_compat=True)
+
+
+def countdown_task(num_count: int, tinyzero_compat: bool = False) -> Task:
+    """A Countdown task; ``tinyzero_compat`` grades with TinyZero's rule instead of dsnb's strict one."""
+
     def load(split, n, seed=0, template="nano"):
         return countdown_problems(split, n, seed, template, num_count)
 
-    return Task(
-        f"countdown{num_count}", load, countdown_reward, _countdown_key, "nano", tuple(countdown.TEMPLATES)
+    reward, key = (
+        (countdown_reward_tinyzero, _countdown_key_tinyzero)
+        if tinyzero_compat
+        else (countdown_reward, _countdown_key)
     )
+    return Task(f"countdown{num_count}", load, reward, key, "nano", tuple(countdown.TEMPLATES))
 
 
 # ----------------------------------------------------------------------------- GSM8K
@@ -124,7 +142,12 @@ GSM8K_TEMPLATES = ("chat", "plain")
 
 def gsm8k_problems(split: str, n: int, seed: int = 0, template: str = "chat") -> list[Problem]:
     """GSM8K problems from the shipped slice (its test split; 'train' and 'eval' are two
-    disjoint halves of it). The prompt asks for the answer in \\boxed{}."""
+    disjoint halves of it; no 'val'). The prompt asks for the answer in \\boxed{}."""
+    if split not in ("train", "eval"):
+        raise ValueError(
+            f"split={split!r}: the 200-problem GSM8K slice has only 'train' and 'eval' halves "
+            "(a validation split would shrink the eval half that results were reported on)"
+        )
     rows = load_gsm8k()
     half = len(rows) // 2
     rows = rows[:half] if split == "train" else rows[half:]
@@ -141,14 +164,19 @@ def _gsm8k_key(completion, columns):
     return extract_model_answer(completion)
 
 
-TASKS: dict[str, Callable[[], Task]] = {
-    "countdown3": lambda: countdown_task(3),
-    "countdown4": lambda: countdown_task(4),
+TASKS: dict[str, Callable[..., Task]] = {
+    "countdown3": lambda **kw: countdown_task(3, **kw),
+    "countdown4": lambda **kw: countdown_task(4, **kw),
     "gsm8k": lambda: Task("gsm8k", gsm8k_problems, gsm8k_correct, _gsm8k_key, "chat", GSM8K_TEMPLATES),
 }
 
 
-def get_task(name: str) -> Task:
+def get_task(name: str, tinyzero_compat: bool = False) -> Task:
+    """The task called `name`; ``tinyzero_compat`` switches Countdown to TinyZero's scorer."""
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; choose one of {sorted(TASKS)}")
-    return TASKS[name]()
+    if not tinyzero_compat:
+        return TASKS[name]()
+    if not name.startswith("countdown"):
+        raise ValueError(f"tinyzero_compat is a Countdown switch (TinyZero's scorer); task {name!r} has none")
+    return TASKS[name](tinyzero_compat=True)

@@ -12,7 +12,13 @@ from __future__ import annotations
 from dsnb.tasks import countdown
 from dsnb.tasks.math import extract_gsm8k_reference, grade
 
-__all__ = ["completion_text", "countdown_reward", "countdown_correct", "gsm8k_correct"]
+__all__ = [
+    "completion_text",
+    "countdown_reward",
+    "countdown_reward_tinyzero",
+    "countdown_correct",
+    "gsm8k_correct",
+]
 
 
 def completion_text(completion) -> str:
@@ -34,10 +40,13 @@ def completion_text(completion) -> str:
 
 
 def _content(content) -> str:
+    """The text of a message's content; anything that is not text (None, a number, an image
+    part) contributes nothing, so a malformed message is a wrong answer, never an exception."""
     if isinstance(content, str):
         return content
-    if isinstance(content, list):  # multimodal parts: [{"type": "text", "text": ...}]
-        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    if isinstance(content, (list, tuple)):  # multimodal parts: [{"type": "text", "text": ...}]
+        parts = [p.get("text") if isinstance(p, dict) else p for p in content]
+        return "".join(p for p in parts if isinstance(p, str))
     return ""
 
 
@@ -50,22 +59,39 @@ def _aligned(completions, **columns) -> None:
             )
 
 
-def countdown_reward(prompts, completions, nums, target, **kw) -> list[float]:
+def countdown_reward(prompts, completions, nums, target, tinyzero_compat: bool = False, **kw) -> list[float]:
     """[CD1] per completion: 0 (no answer tag), 0.1 (format) or 1.0 (correct).
+
+    dsnb's strict rule; ``tinyzero_compat=True`` scores as TinyZero does (``dsnb.tasks.countdown``
+    explains both). For TRL, pass :func:`countdown_reward_tinyzero` rather than a ``partial``:
+    TRL logs a reward function under its ``__name__``.
 
     >>> countdown_reward(["p", "p"], ["<answer>3*7+12</answer>", "<answer>3+7</answer>"],
     ...                  nums=[[3, 7, 12]] * 2, target=[33, 33])
     [1.0, 0.1]
     """
     _aligned(completions, nums=nums, target=target)
-    return [countdown.score(completion_text(c), n, t) for c, n, t in zip(completions, nums, target)]
+    return [
+        countdown.score(completion_text(c), n, t, tinyzero_compat)
+        for c, n, t in zip(completions, nums, target)
+    ]
 
 
-def countdown_correct(prompts, completions, nums, target, **kw) -> list[float]:
+def countdown_reward_tinyzero(prompts, completions, nums, target, **kw) -> list[float]:
+    """[CD1] as TinyZero's ``countdown.py`` scores it (last line only, digit runs as numbers).
+
+    >>> countdown_reward_tinyzero(["p"], ["<answer>5*8.6</answer>"], nums=[[6, 5, 8]], target=[43])
+    [1.0]
+    """
+    return countdown_reward(prompts, completions, nums, target, tinyzero_compat=True)
+
+
+def countdown_correct(prompts, completions, nums, target, tinyzero_compat: bool = False, **kw) -> list[float]:
     """The binary part of [CD1]: 1.0 when the answer reaches the target, else 0.0."""
     _aligned(completions, nums=nums, target=target)
     return [
-        float(countdown.is_correct(completion_text(c), n, t)) for c, n, t in zip(completions, nums, target)
+        float(countdown.is_correct(completion_text(c), n, t, tinyzero_compat))
+        for c, n, t in zip(completions, nums, target)
     ]
 
 
@@ -78,5 +104,5 @@ def gsm8k_correct(prompts, completions, answer, **kw) -> list[float]:
     [1.0]
     """
     _aligned(completions, answer=answer)
-    refs = [extract_gsm8k_reference(a) if "####" in str(a) else str(a) for a in answer]
+    refs = [extract_gsm8k_reference(str(a)) if "####" in str(a) else str(a) for a in answer]
     return [float(grade(completion_text(c), r)) for c, r in zip(completions, refs)]

@@ -3,7 +3,7 @@
 Two answers are the same solution when they share a canonical form (``dsnb.tasks.arith``:
 equal up to commutativity, associativity and signs). The number of distinct solutions of an
 instance is its *multiplicity*: the most diversity a perfect policy could show on it
-(METHOD.md section 7). ``dsnb.tasks.countdown`` re-exports ``solve`` and
+(docs/method.md section 7). ``dsnb.tasks.countdown`` re-exports ``solve`` and
 ``solution_multiplicity``; the generator uses them to filter instances.
 
 How it works: for a multiset of numbers, split it into two non-empty parts in every way,

@@ -1,7 +1,7 @@
 """The theory of sharpening and differential smoothing on a toy space of whole trajectories.
 
 numpy only (importing it takes milliseconds). Notebooks 01 and 02 are built on it; the
-equations are METHOD.md sections 1-4, tagged as in NOTATION.md.
+equations are docs/method.md sections 1-4, tagged as in NOTATION.md.
 
 - space: ``TrajectorySpace``, ``zipf_space`` (base log-probs, correct mask, validation)
 - metrics: ``correctness`` [C1], ``correct_entropy`` [DIV1], ``correct_variance`` [DIV2],

@@ -2,7 +2,7 @@
 
 The policy is pi = softmax(z) with one logit per trajectory (notebooks 01 and 02), optionally
 tied to a few shared "strategy" parameters across prompts (the crossover of notebook 01).
-:func:`dsnb.theory.simulate` loops these steps. Equations: METHOD.md sections 2 and 5;
+:func:`dsnb.theory.simulate` loops these steps. Equations: docs/method.md sections 2 and 5;
 NOTATION.md tags [PG1], [GRPO1], [DS3].
 
 A method is the reward it adds to r(y), as a per-trajectory shaping term:

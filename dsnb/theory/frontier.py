@@ -1,6 +1,6 @@
 """The correctness/diversity frontier at a KL budget kappa, for vanilla RL, entropy and DS.
 
-Notebook 02's main plot. Equations: METHOD.md sections 3 and 4; [RL1], [ENT1], [DS2], [THM1].
+Notebook 02's main plot. Equations: docs/method.md sections 3 and 4; [RL1], [ENT1], [DS2], [THM1].
 
 Each family is a set of policies of one shape: pi ∝ pi_base^a·e^b on the correct set and
 pi ∝ pi_base^c on the incorrect set. Entropy [ENT1]: a = c = e > 0, b >= 0. DS [DS2]: a <= 1

@@ -1,7 +1,7 @@
 """Closed-form optima of the KL-regularised objectives: vanilla RL, entropy-regularised, DS.
 
 Notebook 02 compares them; notebook 01 uses the vanilla one to show reinforcement bias.
-Equations: METHOD.md sections 1, 3 and 4; NOTATION.md tags [RL1], [ENT1], [DS1], [DS2], [REI1].
+Equations: docs/method.md sections 1, 3 and 4; NOTATION.md tags [RL1], [ENT1], [DS1], [DS2], [REI1].
 
 All three have the same shape: the optimum of E_pi[s] + g·H(pi) − beta·KL(pi ‖ pi_base) for a
 per-trajectory score s is pi ∝ exp((beta·log pi_base + s) / (beta + g)). The methods differ only

@@ -6,7 +6,7 @@ equation", "work backwards", "guess and check"), the policy's logit for a strate
 all prompts, and whether a strategy works depends on the prompt. GRPO pushes up the strategy
 that works most often, and the prompts only a rarer strategy solves are gradually forgotten:
 pass@1 rises while pass@k at large k falls below the base model's.
-Equations: METHOD.md section 2 (consequence) and [PK0]; the runs use ``simulate(strategies=)``.
+Equations: docs/method.md section 2 (consequence) and [PK0]; the runs use ``simulate(strategies=)``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Why RL sharpens: the two-trajectory identity, selection bias and reinforcement bias.
 
-Notebook 01 shows each numerically. Equations: METHOD.md section 2; NOTATION.md tags [SH1],
+Notebook 01 shows each numerically. Equations: docs/method.md section 2; NOTATION.md tags [SH1],
 [SEL1] (and [REI1], implemented in ``dsnb.theory.optima.reinforcement_gain``).
 """
 

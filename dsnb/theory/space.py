@@ -5,7 +5,7 @@ log-probability of each of N whole completions (trajectories), and which of them
 Several prompts stack as rows, shape (P, N). Everything in ``dsnb.theory`` validates its input
 through :func:`as_space`, so a mistake gets one clear message wherever it is made.
 
-Equations: none here; METHOD.md section 1 is the setting.
+Equations: none here; docs/method.md section 1 is the setting.
 """
 
 from __future__ import annotations

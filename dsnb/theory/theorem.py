@@ -1,7 +1,7 @@
 """The verified form of the paper's Theorem 3.4: DS matches an entropy-regularised policy's
 correctness and diversity at no more KL, when a non-negative correct-set boost does it.
 
-Notebook 02 shows the construction and its counter-examples. Equations: METHOD.md section 4;
+Notebook 02 shows the construction and its counter-examples. Equations: docs/method.md section 4;
 NOTATION.md tags [THM1], [ENT1], [DS2].
 
 Why it works. Any policy's KL to pi_base splits into three parts: between the sets
