@@ -309,6 +309,7 @@ class LiveRun:
             while not self.done and self._round():
                 if self.live.eval_every and self._eval_due():
                     self._evaluate()
+                self._checkpoint_due()  # after the evaluation, so its row belongs to the checkpoint
             self._finish()
         except Exception:
             self.error = traceback.format_exc()
@@ -343,11 +344,16 @@ class LiveRun:
                 return False  # stopped before any run of this round updated
             first = False
             self._keep_group(name, tr)
-            if tr.step % tr.cfg.checkpoint_every == 0:
-                tr.checkpoint()
         self._round_s.append(time.time() - t0)
         self._emit("step")
         return True
+
+    def _checkpoint_due(self) -> None:
+        """Checkpoint every run at a multiple of its checkpoint_every, once the round's logs
+        (metrics, groups, the mini-evaluation) are written: a resumed run finds all of them."""
+        for tr in self.trainers.values():
+            if tr.step % tr.cfg.checkpoint_every == 0:  # a no-op when nothing changed since
+                tr.checkpoint()
 
     def _train_step(self, name: str, tr, interruptible_now: bool) -> bool:
         """One step of one run; False if Stop abandoned it. Only the first step of a round may
