@@ -23,25 +23,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser_support import ARGS, CHROMIUM, MARKS
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "03_live_ds_grpo_nano.ipynb"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"no {CHROMIUM} (apt-get install chromium)"),
-]
+pytestmark = MARKS
 sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is missing")
 
 
