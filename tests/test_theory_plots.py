@@ -89,3 +89,45 @@ def test_theory_report_is_one_offline_html_file_with_the_plots(tmp_path):
     ):
         assert title in text
     assert 'src="https://cdn.plot.ly' not in text and text.count("<script") >= 7  # js inlined
+
+
+def test_variants_of_one_family_share_its_colour_and_differ_by_dash():
+    """Notebook 01's crossover: "ds γp=0.3" and "ds γp=0.8" were the same red, no dash."""
+    ks = np.array([1, 2, 4, 8, 16, 32, 64])
+    curves = {label: np.linspace(0.2, 0.9, ks.size) for label in ("base", "grpo", "ds γp=0.3", "ds γp=0.8")}
+    fig = plots.plot_pass_at_k(ks, curves)
+    line = {t.name: t.line for t in fig.data}
+    assert line["ds γp=0.3"].color == line["ds γp=0.8"].color == METHOD_COLORS["ds"]
+    assert line["ds γp=0.3"].dash != line["ds γp=0.8"].dash
+    assert line["grpo"].color == METHOD_COLORS["grpo"] and line["base"].dash == "dash"
+    assert len({(ln.color, ln.dash) for ln in line.values()}) == 4  # every trace tells itself apart
+
+
+def test_log_k_axes_are_ticked_at_powers_of_two_and_the_largest_k():
+    fig = plots.plot_pass_at_k(np.array([1, 3, 20, 60, 64]), {"grpo": np.full(5, 0.5)})
+    assert fig.layout.xaxis.type == "log"
+    assert list(fig.layout.xaxis.tickvals) == [1, 2, 4, 8, 16, 32, 64]
+    assert list(fig.layout.xaxis.ticktext) == ["1", "2", "4", "8", "16", "32", "64"]
+
+
+def test_more_methods_than_a_panel_holds_go_into_one_panel_per_family():
+    ks = np.array([1, 2, 4])
+    labels = (
+        ["grpo"] + [f"ds γp={g}" for g in (0.1, 0.2, 0.3, 0.4, 0.5)] + ["entropy_bonus a", "entropy_bonus b"]
+    )
+    labels += ["grpo_kl"]  # 9 methods + base > MAX_TRACES
+    fig = plots.plot_pass_at_k(ks, {"base": np.full(3, 0.1), **{m: np.full(3, 0.5) for m in labels}})
+    panels = {}
+    for t in fig.data:
+        panels.setdefault(t.xaxis or "x", []).append(t.name)
+    assert len(panels) == 4 and all(len(names) <= 8 and names[0] == "base" for names in panels.values())
+    assert sorted(n for names in panels.values() for n in names[1:]) == sorted(labels)
+    assert [t.showlegend for t in fig.data if t.name == "base"].count(True) == 1  # one legend entry
+
+
+def test_training_curves_put_correctness_and_diversity_side_by_side(hists):
+    fig = plots.plot_training_curves({"ds a": hists["ds"], "ds b": hists["grpo"]}, diversity="N_eff")
+    c_a, div_a, c_b, div_b = fig.data
+    assert (c_a.xaxis, div_a.xaxis) == (None, "x2") and fig.layout.yaxis2.title.text == "N_eff"
+    assert c_a.line.color == c_b.line.color and c_a.line.dash != c_b.line.dash == div_b.line.dash
+    np.testing.assert_allclose(div_a.y, hists["ds"].N_eff)

@@ -5,8 +5,11 @@
 
 - ``widget``: ``live`` and ``Dashboard`` (sliders, buttons, plots, the sample viewer)
 - ``run``: ``LiveRun``, the trainers in a background thread (no widgets: usable headless)
-- ``plots``: the live figures and the pane that redraws them in place
-- ``views``: HTML pieces (sample viewer, status line, error box)
+- ``minieval``: the chunked pass@k mini-evaluation
+- ``stopping``: how Stop interrupts a step or an evaluation within a fraction of a second
+- ``history``: what the dashboard keeps in a run directory, and how a re-opened run redraws itself
+- ``plots``: the live figures and the pane that redraws them in place (axes included)
+- ``views``: HTML pieces (sample viewer, status line with speed and time left, error box)
 """
 
 from dsnb.dashboard.run import LiveConfig, LiveRun, active_run

@@ -6,10 +6,13 @@ kernel stays free, and every change goes through the trainers' thread-safe ``Con
 (applied at the next step boundary and logged in RUN/events.jsonl).
 
 ``compare=True`` runs plain GRPO (the fixed reference) and DS-GRPO (the run you steer) in the
-same thread, one step each in turn, on the same prompts with the same sampling seed per step
-(common random numbers: while gamma = 0 both curves coincide exactly). A mini-evaluation
-(pass@k [PK1] on a small held-out set) runs every ``eval_every`` steps. No widgets here: this
-module is usable, and tested, without a notebook. Used by ``dsnb.dashboard.widget`` (notebooks 03-04).
+same thread, one step each per *round*, on the same prompts with the same sampling seed per step
+(common random numbers: while gamma = 0 both curves coincide exactly). Pause and Stop act
+between rounds only, so both runs always stop at the same step. A mini-evaluation (pass@k [PK1]
+on a small held-out set) runs every ``eval_every`` steps, in chunks, and is abandoned between
+chunks when Stop is pressed. Its results and the first group of every step are kept in the run
+directory (``dsnb.dashboard.history``), so a dashboard re-opened on a run redraws all of it.
+No widgets here: usable, and tested, without a notebook. Used by ``dsnb.dashboard.widget``.
 """
 
 from __future__ import annotations
@@ -18,14 +21,19 @@ import contextlib
 import contextvars
 import sys
 import threading
+import time
 import traceback
+from collections import deque
 from dataclasses import dataclass, replace
 from pathlib import Path
+from statistics import mean
 
 import torch
 
+from dsnb.dashboard.history import EVALS, GROUPS, eval_row, group_of, read_evals, read_group
+from dsnb.dashboard.minieval import MiniEval, evals_left
 from dsnb.dashboard.plots import BACKENDS
-from dsnb.rl.evaluate import sample_and_grade
+from dsnb.dashboard.stopping import StepInterrupted, interruptible, prompt_state, restore_prompt_state
 from dsnb.rl.trainer import Trainer
 
 _ACTIVE: dict[str, LiveRun] = {}  # run_dir -> the live run training it in this kernel
@@ -41,8 +49,10 @@ class LiveConfig:
     """Held-out problems in the mini-evaluation (fixed for the whole run)."""
     eval_n: int = 16
     """Samples per held-out problem: the curve shows pass@k for k = 1..eval_n."""
+    eval_chunk: int = 128
+    """Completions per generate call in the mini-evaluation; Stop is heard between chunks."""
     backend: str = "auto"
-    """Plots: "figurewidget" (JupyterLab), "static" (works everywhere), "auto" (static in Colab/VS Code)."""
+    """Plots: "static" (whole figure per redraw, renders everywhere; "auto" = this) or "figurewidget"."""
     refresh_s: float = 0.5
     """Redraw the plots at most this often (seconds): drawing must not slow training down."""
     autostart: bool = True
@@ -62,6 +72,8 @@ class LiveConfig:
                 "the mini-evaluation needs eval_problems >= 1 and eval_n >= 1 "
                 "(pass@k is only defined for k <= n samples)"
             )
+        if self.eval_chunk < 1:
+            raise ValueError("eval_chunk must be >= 1 completion per generate call")
 
 
 def method_name(loss) -> str:
@@ -114,10 +126,17 @@ class LiveRun:
             )
         self.cfg, self.live = cfg, live or LiveConfig()
         self.trainers = {name: make_trainer(c) for name, c in run_configs(cfg, self.live.compare).items()}
-        self.rows = {name: tr.run.read("metrics") for name, tr in self.trainers.items()}
+        self.lock = threading.RLock()  # held by the thread while a model works (a step, an eval chunk)
+        with self.lock:  # before any thread exists and with the adapter on: counts that never change
+            self.parameters = {n: tr.policy.num_parameters() for n, tr in self.trainers.items()}
         self.resumed_from = {n: tr.step for n, tr in self.trainers.items() if tr.step > 0}
+        self.rows = {
+            n: [r for r in tr.run.read("metrics") if r["step"] <= tr.step] for n, tr in self.trainers.items()
+        }
         self.evals: dict[str, tuple[int, list[float]]] = {}  # name -> (step, pass@k curve)
         self.base_curve: list[float] | None = None
+        self.groups: dict[str, dict[int, object]] = {}  # name -> {step: Group}, the last two
+        self._read_history()
         self.error: str | None = None
         self.dashboard = None  # the Dashboard showing this run
         self.listeners: list = []  # fn(event: str), called in the thread
@@ -128,8 +147,26 @@ class LiveRun:
         self._idle = threading.Event()  # set while the thread holds no model
         self._idle.set()
         self.activity = ""  # what the thread is doing right now
-        self._eval_problems = None
+        self.stop_requested: float | None = None  # time.time() of the Stop
+        self._round_s: deque[float] = deque(maxlen=10)  # seconds of the last rounds
+        self._eval_s: float | None = None  # seconds of the last mini-evaluation
+        first = next(iter(self.trainers.values()))
+        self.mini = MiniEval(first, self.live.eval_problems, self.live.eval_n, self.live.eval_chunk)
         _ACTIVE[self.key] = self
+
+    def _read_history(self):
+        """Redraw a run that already has steps: its last mini-evaluation, base curve, samples."""
+        live = self.live
+        for name, tr in self.trainers.items():
+            last, base = read_evals(tr.run, tr.step, live.eval_n, live.eval_problems)
+            if last is not None:
+                self.evals[name] = last
+            self.base_curve = self.base_curve or base
+        common = min(tr.step for tr in self.trainers.values())  # the step every run has
+        for name, tr in self.trainers.items():
+            group = read_group(tr.run, common, tr.cfg.group_size) if common else None
+            if group is not None:
+                self.groups[name] = {group.step: group}
 
     # ---------------------------------------------------------------- state
     @property
@@ -142,19 +179,54 @@ class LiveRun:
         return self._thread is not None and self._thread.is_alive()
 
     @property
+    def stopping(self) -> bool:
+        return any(tr.controls.stopped for tr in self.trainers.values())
+
+    @property
+    def paused(self) -> bool:
+        return next(iter(self.trainers.values())).controls.paused
+
+    @property
     def state(self) -> str:
-        first = next(iter(self.trainers.values())).controls
         if self.error:
             return "error"
         if self._thread is None:
             return "finished" if self.done else "ready"
         if not self._ended:
-            return "paused" if first.paused else ("stopping" if first.stopped else "running")
-        return "stopped" if first.stopped else "finished"
+            return "stopping" if self.stopping else ("paused" if self.paused else "running")
+        return "stopped" if self.stopping else "finished"
 
     @property
     def done(self) -> bool:
-        return all(tr.step >= tr.cfg.steps or tr.controls.stopped for tr in self.trainers.values())
+        return self.stopping or all(tr.step >= tr.cfg.steps for tr in self.trainers.values())
+
+    @property
+    def step(self) -> int:
+        return max(tr.step for tr in self.trainers.values())
+
+    def seconds_per_step(self) -> float | None:
+        """Seconds per step of *every* run (one round), the mean of the last 10 rounds; before
+        any round ran, the sum over runs of their last logged steps' time/step_s."""
+        if self._round_s:
+            return mean(self._round_s)
+        per_run = [mean(r.get("time/step_s", 0.0) for r in rows[-10:]) for rows in self.rows.values() if rows]
+        return sum(per_run) if per_run else None
+
+    def eta_s(self) -> float | None:
+        """Seconds until the last step (and its mini-evaluations) is done, or None if unknown."""
+        per_step = self.seconds_per_step()
+        if per_step is None or self.done:
+            return None if per_step is None else 0.0
+        left = max(tr.cfg.steps - tr.step for tr in self.trainers.values())
+        evals = evals_left(self.step, self.cfg.steps, self.live.eval_every)
+        return left * per_step + evals * (self._eval_s or 0.0)
+
+    def latest_groups(self) -> dict:
+        """{name: Group} of the newest step that every run has finished: the same prompt for all."""
+        if len(self.groups) < len(self.trainers):
+            return {}
+        common = set.intersection(*(set(g) for g in self.groups.values()))
+        return {n: self.groups[n][max(common)] for n in self.trainers} if common else {}
 
     # ---------------------------------------------------------------- commands (any thread)
     def set(self, **values: float) -> None:
@@ -162,16 +234,22 @@ class LiveRun:
         for name in self.steered:
             self.trainers[name].controls.set(**values)
 
-    def at(self, step: int, **values: float) -> None:
-        """Schedule a control change once `step` steps are done (a reproducible "slider move")."""
+    def at(self, step: int, **values: float) -> bool:
+        """Schedule a control change once `step` steps are done (a reproducible "slider move").
+        A step the run has already passed (a re-opened run) is skipped, with a note."""
+        if step < self.step:
+            print(
+                f"dsnb: {self.cfg.run_dir} is at step {self.step}, past step {step}: {values} not scheduled"
+            )
+            return False
         self.schedule.append((step, values))
+        return True
 
     @contextlib.contextmanager
     def hold(self, timeout: float = 600.0):
         """``with run.hold(): ...`` waits for the current step to finish and keeps training at
         that boundary while the block runs (e.g. to save or score the adapter safely)."""
-        first = next(iter(self.trainers.values())).controls
-        was_paused = first.paused
+        was_paused = self.paused
         self.pause()
         if not self._idle.wait(timeout):
             raise TimeoutError(f"training did not reach a step boundary within {timeout} s")
@@ -194,6 +272,8 @@ class LiveRun:
         self._emit("state")
 
     def stop(self):
+        """Stop after the round in progress (a mini-evaluation is abandoned at its next chunk)."""
+        self.stop_requested = self.stop_requested or time.time()
         for tr in self.trainers.values():
             tr.controls.stop()
         self._emit("state")
@@ -225,14 +305,15 @@ class LiveRun:
         try:
             self._set_activity("training")
             if self.live.eval_every:
-                self._evaluate(base=self.base_curve is None)
-            while not self.done:
-                self._step_all()
+                self._evaluate()
+            while not self.done and self._round():
                 if self.live.eval_every and self._eval_due():
                     self._evaluate()
+                self._checkpoint_due()  # after the evaluation, so its row belongs to the checkpoint
             self._finish()
         except Exception:
             self.error = traceback.format_exc()
+            self._save_after_error()
             print(self.error, file=sys.stderr)
             for tr in self.trainers.values():  # a failed step saved itself; this covers the rest
                 with contextlib.suppress(Exception):
@@ -242,21 +323,58 @@ class LiveRun:
             self._idle.set()
             self._emit("state")
 
-    def _step_all(self):
-        """One step of every unfinished run, same sampling seed for each (common random numbers)."""
+    def _round(self) -> bool:
+        """One step of every run that is behind the front (normally all), the same sampling
+        seed for each (common random numbers). Returns False if stopped before it began."""
         self._apply_schedule()
+        if self.paused:
+            self._idle.set()
+            self._emit("state")
+            next(iter(self.trainers.values())).controls.wait_if_paused()
+            self._idle.clear()
+        if self.stopping:
+            return False
+        t0 = time.time()
+        front = min(tr.step for tr in self.trainers.values()) + 1
+        first = True
         for name, tr in self.trainers.items():
-            if tr.controls.paused:
-                self._idle.set()
-                tr.controls.wait_if_paused()
-                self._idle.clear()
-            if tr.controls.stopped or tr.step >= tr.cfg.steps:
+            if tr.step >= min(front, tr.cfg.steps):
                 continue
-            torch.manual_seed(step_seed(tr.cfg.seed, tr.step))
-            self.rows[name].append(tr.train_step())
-            if tr.step % tr.cfg.checkpoint_every == 0:
-                tr.checkpoint()
+            if not self._train_step(name, tr, interruptible_now=first):
+                return False  # stopped before any run of this round updated
+            first = False
+            self._keep_group(name, tr)
+        self._round_s.append(time.time() - t0)
         self._emit("step")
+        return True
+
+    def _checkpoint_due(self) -> None:
+        """Checkpoint every run at a multiple of its checkpoint_every, once the round's logs
+        (metrics, groups, the mini-evaluation) are written: a resumed run finds all of them."""
+        for tr in self.trainers.values():
+            if tr.step % tr.cfg.checkpoint_every == 0:  # a no-op when nothing changed since
+                tr.checkpoint()
+
+    def _train_step(self, name: str, tr, interruptible_now: bool) -> bool:
+        """One step of one run; False if Stop abandoned it. Only the first step of a round may
+        be abandoned: once one run has updated, the others finish theirs (same step for all)."""
+        torch.manual_seed(step_seed(tr.cfg.seed, tr.step))
+        stopped = (lambda: self.stopping) if interruptible_now else (lambda: False)
+        saved = prompt_state(tr)
+        try:
+            with self.lock, interruptible(tr.policy, stopped):
+                self.rows[name].append(tr.train_step())
+        except StepInterrupted:
+            restore_prompt_state(tr, saved)
+            return False
+        return True
+
+    def _keep_group(self, name: str, tr):
+        """Log the step's first group (groups.jsonl) and keep the last two in memory."""
+        group = group_of(tr.last_batch, tr.cfg.group_size, tr.step)
+        tr.run.append(GROUPS, group.to_row())
+        kept = {s: g for s, g in self.groups.get(name, {}).items() if s == group.step - 1}
+        self.groups[name] = {**kept, group.step: group}
 
     def _apply_schedule(self):
         for item in [x for x in self.schedule if x[0] <= self.step]:
@@ -270,39 +388,56 @@ class LiveRun:
             if tr.controls.stopped:
                 tr.run.event(tr.step, "stopped")
             tr.checkpoint()
-        how = "stopped" if any(tr.controls.stopped for tr in self.trainers.values()) else "finished"
+        how = "stopped" if self.stopping else "finished"
         print(f"dsnb: training {how} at step {self.step}; everything is in {self.cfg.run_dir}")
 
-    @property
-    def step(self) -> int:
-        return max(tr.step for tr in self.trainers.values())
+    def _save_after_error(self):
+        """Checkpoint every run after a failure, so that no finished step is lost."""
+        for tr in self.trainers.values():
+            try:
+                tr.run.event(tr.step, "error", message=self.error.strip().splitlines()[-1])
+                tr.checkpoint()
+            except Exception:
+                self.error += f"\nSaving a checkpoint after it failed too:\n{traceback.format_exc()}"
+                return
+        steps = ", ".join(f"{n} at step {tr.step}" for n, tr in self.trainers.items())
+        self.error += f"\nCheckpoints saved ({steps}): run the cell again to continue from there."
 
     def _eval_due(self) -> bool:
         return self.step % self.live.eval_every == 0 or self.done
 
-    def _evaluate(self, base: bool = False):
+    def _evaluate(self):
         """[PK1] pass@k of each run (and once of the base model) on the fixed held-out set,
-        with the training RNG set aside so that evaluating never changes the training run."""
+        with the training RNG set aside so that evaluating never changes the training run.
+        Each result goes to its run's evaluations.jsonl; a Stop abandons the rest."""
         self._set_activity(f"mini-evaluation: pass@k at step {self.step}")
-        first = next(iter(self.trainers.values()))
-        if self._eval_problems is None:
-            template = first.cfg.template or first.task.default_template
-            self._eval_problems = first.task.load("eval", self.live.eval_problems, 0, template)
-        c = first.cfg
-        args = (first.task, self._eval_problems, self.live.eval_n, c.temperature, c.max_new_tokens, 1234)
-        with torch.random.fork_rng():
-            if base:
-                self.base_curve = sample_and_grade(first.policy, *args, adapter=False).summary()["pass@k"]
-            for name, tr in self.trainers.items():
-                if tr.step == 0 and self.base_curve is not None:
-                    curve = self.base_curve  # LoRA starts at B = 0: the policy IS the base
-                elif name not in self.evals or self.evals[name][0] != tr.step:
-                    curve = sample_and_grade(tr.policy, *args).summary()["pass@k"]
-                else:
-                    continue
-                self.evals[name] = (tr.step, curve)
-        self._set_activity("training")
-        self._emit("eval")
+        t0, live = time.time(), self.live
+        try:
+            with torch.random.fork_rng():
+                if self.base_curve is None:
+                    first = next(iter(self.trainers.values()))
+                    curve = self._pass_at_k(first.policy, adapter=False)
+                    if curve is None:
+                        return
+                    self.base_curve = curve
+                    for tr in self.trainers.values():
+                        tr.run.append(EVALS, eval_row(0, curve, live.eval_n, live.eval_problems, "base"))
+                for name, tr in self.trainers.items():
+                    if name in self.evals and self.evals[name][0] == tr.step:
+                        continue
+                    # LoRA starts at B = 0: at step 0 the policy IS the base model
+                    curve = self.base_curve if tr.step == 0 else self._pass_at_k(tr.policy)
+                    if curve is None:
+                        return
+                    self.evals[name] = (tr.step, curve)
+                    tr.run.append(EVALS, eval_row(tr.step, curve, live.eval_n, live.eval_problems))
+                    self._emit("eval")
+            self._eval_s = time.time() - t0
+        finally:
+            self._set_activity("training")
+
+    def _pass_at_k(self, policy, adapter: bool = True) -> list[float] | None:
+        return self.mini.curve(policy, adapter, stopped=lambda: self.stopping, lock=self.lock)
 
     def _set_activity(self, text: str):
         self.activity = text

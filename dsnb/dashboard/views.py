@@ -51,19 +51,26 @@ def count_duplicates(texts, rewards, correct, keys):
     return [(t, n, *first[t]) for t, n in counts.most_common()]
 
 
-def group_html(name: str, prompt, texts, rewards, correct, keys) -> str:
-    """One group of G completions: correct ones green, duplicates counted, and the two numbers
-    that matter (correct, distinct correct). Says so when the group gives no gradient."""
+def group_html(name: str, group) -> str:
+    """One group of G completions (a ``dsnb.dashboard.history.Group``): correct ones green,
+    duplicates counted, and the two numbers that matter (correct, distinct correct). Says so when
+    the group gives no gradient, and when only part of it was logged (samples.jsonl)."""
+    texts, rewards, correct, keys = group.texts, group.rewards, group.correct, group.keys
     G, n_ok = len(texts), sum(correct)
     distinct = len({k for k, ok in zip(keys, correct) if ok and k is not None})
     head = (
         f"<div style='border-left:4px solid {color(name)};padding-left:6px'><b>{html.escape(name)}</b> · "
-        f"prompt <code>{html.escape(prompt_text(prompt)[-120:])}</code><br>"
-        f"{n_ok}/{G} correct · <b>{distinct}</b> distinct correct solution{'s' * (distinct != 1)} "
-        f"(3+4 and 4+3 count once)"
+        f"step {group.step} · prompt <code>{html.escape(prompt_text(group.prompt)[-120:])}</code><br>"
     )
-    if len(set(rewards)) == 1:
-        head += " · <i>all rewards equal: this group gives no gradient</i>"
+    if group.of:
+        head += f"{n_ok}/{G} correct among the {G} of {group.of} completions the run logged"
+    else:
+        head += (
+            f"{n_ok}/{G} correct · <b>{distinct}</b> distinct correct solution{'s' * (distinct != 1)} "
+            f"(3+4 and 4+3 count once)"
+        )
+        if len(set(rewards)) == 1:
+            head += " · <i>all rewards equal: this group gives no gradient</i>"
     merged = count_duplicates(texts, rewards, correct, keys)
     rows = []
     for text, n, reward, ok, _ in merged[:MAX_ROWS]:
@@ -83,35 +90,61 @@ def group_html(name: str, prompt, texts, rewards, correct, keys) -> str:
 
 
 def samples_html(groups: dict) -> str:
-    """The latest group of every run side by side: {name: (prompt, texts, rewards, correct, keys)}."""
+    """The latest group of every run side by side, {name: Group}, all of the same step."""
     if not groups:
         return f"<div style='{BOX}color:#666'>Samples appear after the first step.</div>"
-    cols = "".join(f"<div style='flex:1;min-width:0'>{group_html(n, *g)}</div>" for n, g in groups.items())
+    cols = "".join(f"<div style='flex:1;min-width:0'>{group_html(n, g)}</div>" for n, g in groups.items())
     legend = (
         f"<span style='background:{SHADE['correct']}'>correct</span> "
         f"<span style='background:{SHADE['partial']}'>right format, wrong value</span> "
         f"<span style='background:{SHADE['wrong']}'>no valid answer</span>"
     )
+    same = " (same prompt for every run)" if len(groups) > 1 else ""
     return (
-        f"<div style='{BOX}'><b>Latest group of completions</b> (same prompt for every run) "
+        f"<div style='{BOX}'><b>Latest group of completions</b>{same} "
         f"{legend}<div style='display:flex;gap:12px;margin-top:4px'>{cols}</div></div>"
     )
 
 
-def status_html(
-    state: str, steps: dict[str, int], total: int, sec_per_step: float | None, note: str = ""
-) -> str:
-    """One line: state, steps done per run, speed, and the latest note (e.g. a control change).
+def duration(seconds: float) -> str:
+    """A short human duration.
 
-    >>> "step 3/10" in status_html("running", {"ds": 3}, 10, 0.5)
-    True
+    >>> duration(42.4), duration(125), duration(3 * 3600 + 60)
+    ('42 s', '2 min 5 s', '3 h 1 min')
     """
-    dot = {"running": "#2a9d3a", "paused": "#e0a800", "error": "#c00"}.get(state, "#888")
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60} min"
+
+
+def status_html(
+    state: str,
+    steps: dict[str, int],
+    total: int,
+    sec_per_step: float | None,
+    note: str = "",
+    eta_s: float | None = None,
+) -> str:
+    """One line: state, steps done per run, speed (one step of every run), time left, note.
+
+    >>> line = status_html("running", {"grpo": 3, "ds": 3}, 10, 2.0, eta_s=14)
+    >>> "grpo step 3/10 · ds step 3/10" in line, "2.00 s/step (both runs)" in line, "14 s left" in line
+    (True, True, True)
+    """
+    dot = {"running": "#2a9d3a", "paused": "#e0a800", "stopping": "#e0a800", "error": "#c00"}.get(
+        state, "#888"
+    )
     done = " · ".join(f"{n} step {s}/{total}" for n, s in steps.items())
-    speed = f" · {sec_per_step:.2f} s/step" if sec_per_step else ""
+    both = " (both runs)" if len(steps) == 2 else (f" (all {len(steps)} runs)" if len(steps) > 2 else "")
+    speed = f" · {sec_per_step:.2f} s/step{both}" if sec_per_step else ""
+    left = f" · about {duration(eta_s)} left" if eta_s and state in ("running", "paused") else ""
     extra = f" · {html.escape(note)}" if note else ""
     return (
-        f"<div style='{BOX}'><span style='color:{dot}'>●</span> <b>{state}</b> · {done}{speed}{extra}</div>"
+        f"<div style='{BOX}'><span style='color:{dot}'>●</span> <b>{state}</b> · "
+        f"{done}{speed}{left}{extra}</div>"
     )
 
 
@@ -121,7 +154,7 @@ def error_html(trace: str | None) -> str:
         return ""
     return (
         f"<div style='{BOX}border:2px solid #c00;background:#fff0f0;padding:6px'>"
-        f"<b>Training stopped with an error</b> (the run directory keeps everything up to the "
-        f"last checkpoint):<pre style='{MONO}font-size:11px;max-height:260px;overflow:auto'>"
+        f"<b>Training stopped with an error</b> (everything up to the last finished step "
+        f"is in the run directory):<pre style='{MONO}font-size:11px;max-height:260px;overflow:auto'>"
         f"{html.escape(trace)}</pre></div>"
     )

@@ -131,7 +131,7 @@ class Dashboard:
             if self.live.compare
             else ""
         )
-        head = widgets.HTML(f"<div style='font-size:13px'>{HELP} {who}</div>")
+        head = widgets.HTML(f"<div style='font-size:13px'>{HELP} {who} {self._lora_line()}</div>")
         s = self.sliders
         controls = widgets.HBox(
             [
@@ -184,6 +184,7 @@ class Dashboard:
 
     def stop(self):
         self.run.stop()
+        self._draw_status()  # "stopping" at once, whatever the thread is doing
 
     def at(self, step: int, **values: float):
         """Move sliders automatically once `step` steps are done, e.g. ``dash.at(40, gamma_p=1.0)``."""
@@ -201,6 +202,11 @@ class Dashboard:
     @property
     def trainers(self) -> dict:
         return self.run.trainers
+
+    @property
+    def parameters(self) -> dict[str, tuple[int, int]]:
+        """{run: (trainable, total)} parameter counts, taken when the dashboard opened."""
+        return dict(self.run.parameters)
 
     # ---------------------------------------------------------------- drawing
     def _on_event(self, event: str):
@@ -223,18 +229,23 @@ class Dashboard:
             t0 = time.time()
             self.errors.value = error_html(self.run.error)
             self._draw_status()
-            self.samples.value = samples_html(self._groups())
+            self.samples.value = samples_html(self.run.latest_groups())
             self.curves.update(self._training_fig())
             self.passk.update(self._passk_fig())
             self._last_draw, self._draw_cost = time.time(), time.time() - t0
 
     def _draw_status(self):
-        state = self.run.state
-        rows = [r[-1] for r in self.run.rows.values() if r]
-        speed = sum(r.get("time/step_s", 0.0) for r in rows) / len(rows) if rows else None
-        steps = {n: tr.step for n, tr in self.run.trainers.items()}
-        note = " · ".join(x for x in (self.run.activity if state == "running" else "", self.note) if x)
-        self.status.value = status_html(state, steps, self.run.cfg.steps, speed, note)
+        run, state = self.run, self.run.state
+        steps = {n: tr.step for n, tr in run.trainers.items()}
+        doing = {
+            "running": run.activity,
+            "stopping": "finishing the step in progress",
+            "stopped": "run this cell again to continue from here",
+        }.get(state, "")
+        note = " · ".join(x for x in (doing, self.note) if x)
+        self.status.value = status_html(
+            state, steps, run.cfg.steps, run.seconds_per_step(), note, run.eta_s()
+        )
         allowed = {"ready": {"start", "stop"}, "running": {"pause", "stop"}, "paused": {"resume", "stop"}}
         for name, button in self.buttons.items():
             button.disabled = name not in allowed.get(state, set())
@@ -245,31 +256,29 @@ class Dashboard:
         return training_figure(self.run.rows, changes, show_kl)
 
     def _passk_fig(self):
+        live = self.live
         return live_passk_figure(
-            self.run.base_curve, self.run.evals, self.live.eval_problems, names=list(self.run.trainers)
+            self.run.base_curve,
+            self.run.evals,
+            live.eval_problems,
+            names=list(self.run.trainers),
+            n=live.eval_n,
         )
 
-    def _groups(self) -> dict:
-        out = {}
-        for name, tr in self.run.trainers.items():
-            b = tr.last_batch
-            if b is not None:
-                G = tr.cfg.group_size
-                out[name] = (
-                    b.problems[0].prompt,
-                    b.rollout.texts[:G],
-                    b.grades.rewards[:G],
-                    b.grades.correct[:G],
-                    b.grades.keys[:G],
-                )
-        return out
+    def _lora_line(self) -> str:
+        """What LoRA trains, counted once when the run was opened (never mid-evaluation)."""
+        trainable, total = next(iter(self.run.parameters.values()))
+        each = " in each run" if len(self.run.parameters) > 1 else ""
+        return f"LoRA trains {trainable:,} of {total:,} parameters ({100 * trainable / total:.2f}%){each}."
 
     def _resume_note(self) -> str:
         if not self.run.resumed_from:
             return ""
+        step, run = max(self.run.resumed_from.values()), self.run.cfg.run_dir
+        if self.run.done:
+            return f"{run} is complete at step {step} (raise cfg.steps, or use a new run_dir, to train more)"
         return (
-            f"continuing {self.run.cfg.run_dir} from step {max(self.run.resumed_from.values())} "
-            "with its saved settings (use a new run_dir for a fresh run)"
+            f"continuing {run} from step {step} with its saved settings (use a new run_dir for a fresh run)"
         )
 
     def _repr_mimebundle_(self, **kwargs):

@@ -23,8 +23,13 @@ DEFAULTS = {
     "ds_logp": "sum",
     "ds_where": "advantage",
     "ds_ref": "old",
+    "unlikeliness_coef": 0.0,
+    "passk_k": 0,
+    "clipcov_frac": 0.0,
 }
-"""LossConfig's defaults for the fields a label reads (plain GRPO)."""
+"""LossConfig's defaults for the fields a label reads and a study line is told apart by (plain
+GRPO); a row recorded before a field existed ran with its default. Tests check them against
+LossConfig."""
 
 BASE_LABEL = "base model (adapter off)"
 

@@ -37,6 +37,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dsnb.report.labels import DEFAULTS
 from dsnb.report.palette import FAMILY_COLORS, MAX_TRACES, family, styles
 from dsnb.study.stability import row_divergence
 from dsnb.study.stats import Paired, fmt_diff, interval, mean_ci, metric_words, per_problem, worlds
@@ -70,24 +71,8 @@ NAMES = {
     "clipcov": "Clip-Cov",
     "klcov": "KL-Cov",
 }
-LOSS_DEFAULTS = {
-    "beta": 0.0,
-    "normalize_std": True,
-    "entropy_coef": 0.0,
-    "gamma_p": 0.0,
-    "gamma_n": 0.0,
-    "ds_logp": "sum",
-    "ds_where": "advantage",
-    "ds_ref": "old",
-    "loss_agg": "token-mean",
-    "clip_eps_low": 0.2,
-    "clip_eps_high": 0.2,
-    "unlikeliness_coef": 0.0,
-    "passk_k": 0,
-    "clipcov_frac": 0.0,
-}
-"""LossConfig defaults of the fields that tell lines apart (a row recorded before a field existed
-ran with its default; tests check these against LossConfig)."""
+LOSS_DEFAULTS = DEFAULTS
+"""LossConfig defaults of the fields that tell lines apart (:data:`dsnb.report.labels.DEFAULTS`)."""
 
 
 # ----------------------------------------------------------------------------- lines through sweeps

@@ -1,8 +1,11 @@
 """Plots of the theory layer: pure functions from ``dsnb.theory`` results to plotly figures.
 
 Used by notebooks 01 and 02, the slider apps of ``dsnb.theory.apps`` and the theory report.
-One colour per method everywhere: ``dsnb.report.palette.METHOD_COLORS``. Every figure has a title
-(the report and the tests look for it) and few traces, so the apps can redraw it quickly.
+The palette rule of ``dsnb.report.palette`` everywhere: one colour per method family (a label's
+first word: "ds γp=0.3" is DS), variants of a family told apart by dash and marker, at most
+``MAX_TRACES`` methods in one panel (more go into small multiples), log-k axes ticked at
+1, 2, 4, ..., n. Every figure has a title (the report and the tests look for it) and few traces,
+so the apps can redraw it quickly.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from dsnb.report.palette import METHOD_COLORS
+from dsnb.report.palette import MAX_TRACES, METHOD_COLORS, family_of, log_k_ticks, styles
 from dsnb.theory.metrics import exact_pass_at_k
 from dsnb.theory.sharpening import credit_probability
 
@@ -25,10 +28,80 @@ LAYOUT = dict(
 )
 
 
+def family(label: str) -> str:
+    """The palette family of a label: its first word ("vanilla", the plain RL optimum, is GRPO's).
+
+    >>> family("ds γp=0.3"), family("entropy_bonus g=0.25"), family("vanilla"), family("base")
+    ('ds', 'entropy_bonus', 'grpo', 'base')
+    """
+    fam = family_of(label) if label else ""
+    return "grpo" if fam == "vanilla" else fam
+
+
+def label_styles(labels) -> dict[str, dict]:
+    """{label: {"color", "dash", "symbol"}}: family colour, the n-th variant of a family the n-th
+    dash (``dsnb.report.palette.styles``).
+
+    >>> s = label_styles(["grpo", "ds γp=0.3", "ds γp=0.8"])
+    >>> s["ds γp=0.3"]["color"] == s["ds γp=0.8"]["color"], s["ds γp=0.3"]["dash"], s["ds γp=0.8"]["dash"]
+    (True, 'solid', 'dash')
+    """
+    return styles({label: family(label) for label in labels})
+
+
 def color(label: str) -> str:
-    """The colour of a method, found by the first word of a label ("ds γp=0.5" -> ds)."""
-    key = label.split()[0] if label else ""
-    return METHOD_COLORS.get(key, METHOD_COLORS.get(key.split("@")[0], "#7f7f7f"))
+    """The colour of a method's family, found by the first word of a label ("ds γp=0.5" -> ds)."""
+    return label_styles([label])[label]["color"]
+
+
+def small_multiples(labels, max_traces: int = MAX_TRACES) -> list[list[str]]:
+    """Labels split into panels of at most `max_traces`: all in one panel when they fit, else
+    one panel per family (a family bigger than a panel continues in the next).
+
+    >>> small_multiples(["grpo", "ds a", "ds b"], 8)
+    [['grpo', 'ds a', 'ds b']]
+    >>> small_multiples(["grpo", "ds a", "grpo_kl", "ds b", "ds c"], 2)
+    [['grpo'], ['ds a', 'ds b'], ['ds c'], ['grpo_kl']]
+    """
+    labels = list(labels)
+    if len(labels) <= max_traces:
+        return [labels]
+    by_family: dict[str, list[str]] = {}
+    for label in labels:
+        by_family.setdefault(family(label), []).append(label)
+    return [g[i : i + max_traces] for g in by_family.values() for i in range(0, len(g), max_traces)]
+
+
+def _panel_axes(n: int, gap: float = 0.08) -> dict:
+    """Layout of n side-by-side panels (x, x2, ... with y, y2, ...), without make_subplots
+    (~50 ms a figure, which the slider apps would feel)."""
+    width = (1 - gap * (n - 1)) / n
+    out = {}
+    for i in range(n):
+        sx = "" if i == 0 else str(i + 1)
+        out[f"xaxis{sx}"] = dict(AXIS, domain=[i * (width + gap), i * (width + gap) + width], anchor=f"y{sx}")
+        out[f"yaxis{sx}"] = dict(AXIS, anchor=f"x{sx}")
+    return out
+
+
+def _panel_titles(titles) -> list[dict]:
+    """Panel titles as annotations above each x axis domain."""
+    n, gap = len(titles), 0.08
+    width = (1 - gap * (n - 1)) / n
+    return [
+        dict(
+            text=t,
+            x=i * (width + gap) + width / 2,
+            y=1.0,
+            xref="paper",
+            yref="paper",
+            xanchor="center",
+            yanchor="bottom",
+            showarrow=False,
+            font=dict(size=13),
+        )
+        for i, t in enumerate(titles)
+    ]
 
 
 def _figure(title: str, x_title: str, y_title: str, xaxis=None, yaxis=None, **layout):
@@ -81,25 +154,36 @@ def plot_correct_probs(history, title: str = "Probability of every correct traje
 def plot_training_curves(
     histories: dict, title: str = "Correctness and diversity over training", diversity: str = "H_c"
 ) -> go.Figure:
-    """C (solid, left axis) and a diversity metric (dashed, right axis) per run, method colours."""
-    fig = _figure(
-        title,
-        "step",
-        "correctness C",
-        yaxis=dict(range=[0, 1.02]),
-        yaxis2=dict(
-            title=dict(text=diversity), overlaying="y", side="right", rangemode="tozero", showgrid=False
-        ),
+    """Two panels: correctness C and a diversity metric over training, one line per run in its
+    family's colour and variant's dash. Traces go run by run: C, then the diversity metric."""
+    labels = list(histories)
+    style = label_styles(labels)
+    if len(labels) > MAX_TRACES:
+        raise ValueError(
+            f"{len(labels)} runs in one panel are unreadable (at most {MAX_TRACES}); "
+            "plot them in groups, e.g. one figure per family"
+        )
+    axes = _panel_axes(2)
+    axes["xaxis"]["title"] = axes["xaxis2"]["title"] = dict(text="step")
+    axes["yaxis"].update(title=dict(text="correctness C"), range=[0, 1.02])
+    axes["yaxis2"].update(title=dict(text=diversity), rangemode="tozero")
+    fig = go.Figure(
+        layout=dict(
+            LAYOUT, title=dict(text=title), annotations=_panel_titles(["correctness C", diversity]), **axes
+        )
     )
     for label, h in histories.items():
-        c = color(h.config.method)
-        fig.add_trace(go.Scatter(x=h.step, y=h.C, name=f"{label} C", line=dict(color=c)))
+        line = dict(color=style[label]["color"], dash=style[label]["dash"])
+        fig.add_trace(go.Scatter(x=h.step, y=h.C, name=label, legendgroup=label, line=line))
         fig.add_trace(
             go.Scatter(
                 x=h.step,
                 y=getattr(h, diversity),
-                name=f"{label} {diversity}",
-                line=dict(color=c, dash="dash"),
+                name=label,
+                legendgroup=label,
+                showlegend=False,
+                line=line,
+                xaxis="x2",
                 yaxis="y2",
             )
         )
@@ -109,26 +193,53 @@ def plot_training_curves(
 def plot_pass_at_k(
     ks, curves: dict, spread: dict | None = None, title: str = "pass@k: base vs trained"
 ) -> go.Figure:
-    """pass@k curves on a log-k axis; ``spread`` (same keys) draws a ±1 std band."""
-    fig = _figure(title, "k (log scale)", "pass@k", xaxis=dict(type="log"), yaxis=dict(range=[0, 1.02]))
+    """pass@k curves on a log-k axis ticked 1, 2, 4, ..., max k; ``spread`` (same keys) draws a
+    ±1 std band. More than MAX_TRACES methods: one panel per family, the base in each."""
     ks = np.asarray(ks, dtype=float)
-    for label, y in curves.items():
-        c = color(label)
-        if spread and label in spread:
-            band = np.concatenate([y + spread[label], (y - spread[label])[::-1]])
+    methods = [label for label in curves if label != "base"]
+    panels = small_multiples(methods, MAX_TRACES - ("base" in curves))
+    style = label_styles(curves)
+    ticks = log_k_ticks(int(ks.max()))
+    axes = _panel_axes(len(panels))
+    for i in range(len(panels)):
+        sx = "" if i == 0 else str(i + 1)
+        axes[f"xaxis{sx}"].update(
+            type="log", tickvals=ticks, ticktext=[str(t) for t in ticks], title=dict(text="k (samples)")
+        )
+        axes[f"yaxis{sx}"].update(range=[0, 1.02], title=dict(text="pass@k" if i == 0 else ""))
+    fig = go.Figure(layout=dict(LAYOUT, title=dict(text=title), **axes))
+    for i, panel in enumerate(panels):
+        sx = "" if i == 0 else str(i + 1)
+        for label in (["base"] if "base" in curves else []) + panel:
+            y, st = np.asarray(curves[label], dtype=float), style[label]
+            where = dict(
+                xaxis=f"x{sx}", yaxis=f"y{sx}", legendgroup=label, showlegend=i == 0 or label != "base"
+            )
+            if spread and label in spread:
+                band = np.concatenate([y + spread[label], (y - spread[label])[::-1]])
+                fig.add_trace(
+                    go.Scatter(
+                        x=np.concatenate([ks, ks[::-1]]),
+                        y=band,
+                        fill="toself",
+                        line=dict(width=0),
+                        fillcolor=st["color"],
+                        opacity=0.15,
+                        hoverinfo="skip",
+                        **{**where, "showlegend": False},
+                    )
+                )
             fig.add_trace(
                 go.Scatter(
-                    x=np.concatenate([ks, ks[::-1]]),
-                    y=band,
-                    fill="toself",
-                    line=dict(width=0),
-                    fillcolor=c,
-                    opacity=0.2,
-                    showlegend=False,
-                    hoverinfo="skip",
+                    x=ks,
+                    y=y,
+                    name=label,
+                    mode="lines+markers",
+                    line=dict(color=st["color"], dash=st["dash"]),
+                    marker=dict(symbol=st["symbol"], size=6),
+                    **where,
                 )
             )
-        fig.add_trace(go.Scatter(x=ks, y=y, name=label, mode="lines+markers", line=dict(color=c)))
     return fig
 
 
@@ -268,9 +379,12 @@ def plot_credit_probability(
     probs = np.asarray(probs, dtype=float)[order]
     fig = _figure(title, "pi(y)", "P(y credited)", xaxis=dict(type="log"), yaxis=dict(range=[0, 1.02]))
     shades = ("#9ecae1", "#4292c6", "#08306b", "#041733")
-    for g, shade in zip(group_sizes, shades):
+    dashes = ("dot", "dash", "solid", "dashdot")  # told apart without colour, too
+    for g, shade, dash in zip(group_sizes, shades, dashes):
         fig.add_trace(
-            go.Scatter(x=probs, y=credit_probability(probs, g), name=f"G = {g}", line=dict(color=shade))
+            go.Scatter(
+                x=probs, y=credit_probability(probs, g), name=f"G = {g}", line=dict(color=shade, dash=dash)
+            )
         )
         if measured and g in measured:
             fig.add_trace(
