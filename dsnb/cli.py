@@ -250,7 +250,7 @@ def parser() -> argparse.ArgumentParser:
         help="a tiny budget (3 steps, 6 problems x 8 samples): seconds to minutes; exercises the code, "
         "says nothing about the methods (default: off)",
     )
-    d.add_argument("--seeds", type=int, nargs="+", metavar="S", help="training seeds (default: 0 1)")
+    d.add_argument("--seeds", type=int, nargs="+", metavar="S", help="training seeds (default: 0 1 2)")
     d.add_argument("--steps", type=int, help="RL steps per run (default: 100; --quick: 3)")
     d.add_argument(
         "--methods", nargs="+", metavar="M", help="methods to train (default: grpo ds entropy_bonus)"
