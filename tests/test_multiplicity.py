@@ -81,3 +81,24 @@ def test_sampling_records_each_problems_solution_count(tiny_model_dir):
     res = sample_and_grade(policy, task, problems, n=4, temperature=1.0, max_new_tokens=8, seed=0)
     assert res.multiplicity == [len(p.solutions) for p in problems] and min(res.multiplicity) >= 2
     assert len(res.top_share) == 3
+
+
+def test_results_recorded_before_the_dial_get_multiplicities_only_when_their_problems_match(tmp_path):
+    """fill_multiplicity: a first-edition row learns its problems' solution counts from the
+    shipped problem file when its eval_set fingerprint proves the problems; otherwise nothing."""
+    import json
+
+    from dsnb.study.report import world_buckets
+    from dsnb.study.stats import load_results, worlds
+    from dsnb.tasks.registry import eval_set_id, get_task
+
+    problems = get_task("countdown3").load("eval", 5, 0, "nano")
+    good = {"kind": "base", "seed": None, "task": "countdown3", "model": "nano", "eval_n": 4, "c": [1] * 5}
+    good |= {"eval_set": eval_set_id(problems), "distinct": [1] * 5, "template": "nano"}
+    bad = {**good, "kind": "run", "setting": "x", "seed": 0, "eval_set": "not-these-problems"}
+    (tmp_path / "results.jsonl").write_text("\n".join(json.dumps(r) for r in (good, bad)))
+    base, run = load_results(tmp_path)
+    assert base["multiplicity"] == [len(p.solutions) for p in problems]
+    assert "multiplicity" not in run
+    [world] = worlds([base, run]).values()
+    assert "no per-problem multiplicities" in world_buckets(world)[0]  # said, not raised

@@ -24,7 +24,7 @@ from dsnb.rl.evaluate import evaluate
 from dsnb.rl.loss import LossConfig
 from dsnb.rl.trainer import TrainConfig, Trainer, load_metrics
 from dsnb.study.cell import eval_fields, eval_set_id, model_fingerprint
-from dsnb.study.report import setting_vs, verdict_table
+from dsnb.study.report import bucket_html, setting_vs, verdict_table
 from dsnb.study.stats import bootstrap_passk, by_bucket, compared_metrics, mean_ci
 from dsnb.tasks.registry import get_task
 
@@ -299,27 +299,8 @@ def bucket_rows(summary: dict, metrics=("pass@1", "pass@8", "distinct_correct", 
 
 
 def bucket_table(summary: dict) -> str:
-    """The per-bucket table of the demo page: base, each method, its paired change (↑/↓ only
-    when both 95% intervals exclude zero)."""
-    arrow = {"better": " ↑", "worse": " ↓"}
-    words = {"distinct_correct": "distinct correct"}
-    methods = list(summary["methods"])
-    head = "".join(f"<th>{html.escape(m)}</th>" for m in methods)
-    rows = []
-    for r in bucket_rows(summary):
-        cells = ""
-        for m in methods:
-            mean, p = r[m]
-            change = "" if p is None else f" <small>({p.diff:+.3f}{arrow.get(p.verdict, '')})</small>"
-            cells += f"<td class='num'>{mean:.3f}{change}</td>"
-        rows.append(
-            f"<tr><td>{r['bucket']} <small>({r['problems']} problems)</small></td>"
-            f"<td>{words.get(r['metric'], r['metric'])}</td><td class='num'>{r['base']:.3f}</td>{cells}</tr>"
-        )
-    return (
-        "<table><tr><th>solutions per problem</th><th>metric</th><th>base</th>"
-        f"{head}</tr>{''.join(rows)}</table>"
-    )
+    """The per-bucket table of the demo page (:func:`dsnb.study.report.bucket_html`)."""
+    return bucket_html(bucket_rows(summary), list(summary["methods"]))
 
 
 def write_demo_report(path, summary: dict, curves: dict[str, list[list[dict]]]) -> Path:

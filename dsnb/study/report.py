@@ -35,6 +35,7 @@ from dsnb.report.page import page
 from dsnb.report.palette import family, log_k_ticks, styles
 from dsnb.study.stats import (
     Paired,
+    by_bucket,
     cell,
     compare,
     compared_metrics,
@@ -443,6 +444,45 @@ def bullets(lines: list[str]) -> str:
     return "<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in lines) + "</ul>"
 
 
+def bucket_html(rows: list[dict], methods: list[str]) -> str:
+    """Rows of :func:`dsnb.study.stats.by_bucket` as a table: per bucket and metric the base
+    value, each method's mean and its paired change from the base (↑/↓ only when both 95%
+    intervals exclude zero)."""
+    arrow = {"better": " ↑", "worse": " ↓"}
+    head = "".join(f"<th>{html.escape(m)}</th>" for m in methods)
+    body = []
+    for r in rows:
+        cells = ""
+        for m in methods:
+            mean, p = r[m]
+            change = "" if p is None else f" <small>({p.diff:+.3f}{arrow.get(p.verdict, '')})</small>"
+            cells += f"<td class='num'>{mean:.3f}{change}</td>"
+        body.append(
+            f"<tr><td>{r['bucket']} <small>({r['problems']} problems)</small></td>"
+            f"<td>{metric_words(r['metric'])}</td><td class='num'>{r['base']:.3f}</td>{cells}</tr>"
+        )
+    return (
+        f"<table><tr><th>solutions per problem</th><th>metric</th><th>base</th>{head}</tr>"
+        f"{''.join(body)}</table>"
+    )
+
+
+def world_buckets(world: dict) -> list[str]:
+    """The world's per-multiplicity table, or a line saying why there is none."""
+    if world["base"] is None:
+        return []
+    try:
+        rows = by_bucket(world["base"], world["settings"])
+    except ValueError as err:  # results recorded before the multiplicity dial
+        return [f"<p class='note'>No per-multiplicity numbers: {html.escape(str(err))}.</p>"]
+    return [
+        "<h3>By multiplicity: problems with 1, 2-3 and 4+ solutions</h3><p>Sharpening inside the "
+        "correct set can only show where there is more than one solution; in brackets, the paired "
+        "change from the base model on those problems.</p>",
+        bucket_html(rows, list(world["settings"])),
+    ]
+
+
 def world_blocks(key, world: dict, budget: dict) -> list:
     task, model = key
     labels = world_labels(world)
@@ -457,6 +497,7 @@ def world_blocks(key, world: dict, budget: dict) -> list:
         "model): pass@1 up, while distinct correct solutions, coverage and large-k pass@k go down.</p>",
         verdict_table(world),
         "<details><summary>The same verdicts in words</summary>" + bullets(verdicts(world)) + "</details>",
+        *world_buckets(world),
         *figures(world),
     ]
 

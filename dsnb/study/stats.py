@@ -248,7 +248,31 @@ def load_results(path) -> list[dict]:
     path = path / "results.jsonl" if path.is_dir() else path
     if not path.exists():
         raise ValueError(f"no study results at {path}: run `dsnb study --out {path.parent}` first")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return fill_multiplicity([json.loads(line) for line in path.read_text().splitlines() if line.strip()])
+
+
+def fill_multiplicity(rows: list[dict]) -> list[dict]:
+    """Give rows recorded before the multiplicity dial their problems' solution counts, read from
+    the shipped Countdown problem file, but only where the file's first eval problems are provably
+    the ones evaluated (the row's ``eval_set`` fingerprint matches). Other rows stay as they are."""
+    from dsnb.tasks.registry import TASKS, eval_set_id, get_task
+
+    cache: dict = {}
+    for r in rows:
+        if (
+            r.get("multiplicity")
+            or not str(r.get("task", "")).startswith("countdown")
+            or r["task"] not in TASKS
+        ):
+            continue
+        key = (r["task"], len(r.get("c", [])), r.get("template") or "nano")
+        if key not in cache:
+            problems = get_task(r["task"]).load("eval", key[1], 0, key[2])
+            cache[key] = (eval_set_id(problems), [len(p.solutions) for p in problems])
+        fingerprint, counts = cache[key]
+        if r.get("eval_set") == fingerprint:
+            r["multiplicity"] = counts
+    return rows
 
 
 def worlds(rows: list[dict]) -> dict:
