@@ -187,7 +187,7 @@ def test_a_scratchpad_before_the_answer_never_changes_the_score():
     from dsnb.nano import NanoConfig, render_completion
     from dsnb.tasks.registry import get_task
 
-    cfg = NanoConfig.multi()
+    cfg = NanoConfig.multi(scratchpad=True)  # the candidate with a scratchpad (docs/world_search.md)
     checked = 0
     for p in get_task("countdown4m").load("eval", 40):
         nums, target = p.columns["nums"], p.columns["target"]

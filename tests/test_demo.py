@@ -10,7 +10,8 @@ from dsnb.study.demo import DemoConfig, run_demo
 
 def test_quick_demo_writes_summary_report_and_table(tiny_model_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DSNB_NANO", tiny_model_dir)
-    cfg = DemoConfig.quick(out=str(tmp_path / "demo"))
+    monkeypatch.setenv("DSNB_NANO4M", tiny_model_dir)  # the demo's world is countdown4m
+    cfg = DemoConfig.quick(out=str(tmp_path / "demo"), seeds=[0, 1])  # 2 seeds: each one's value shown
     summary = run_demo(cfg)
     saved = json.loads((tmp_path / "demo" / "summary.json").read_text())
     assert saved["methods"].keys() == {"grpo", "ds", "entropy_bonus"}
@@ -22,7 +23,11 @@ def test_quick_demo_writes_summary_report_and_table(tiny_model_dir, tmp_path, mo
     assert "Seeds and noise" in html and "pass@k on held-out problems" in html
     assert "plotly" in html.lower() and "<script" in html  # self-contained plots
     out = capsys.readouterr().out
-    assert summary["seeds"] == [0, 1]  # the default: two seeds
+    assert summary["seeds"] == [0, 1] and DemoConfig().seeds == [
+        0,
+        1,
+        2,
+    ]  # the default: 3, for the paired test
     g = saved["methods"]["grpo"]
     assert f"{g['pass@1']:.3f} ({g['per_seed'][0]['pass@1']:.3f}, {g['per_seed'][1]['pass@1']:.3f})" in out
     header = next(line for line in out.splitlines() if line.startswith("method")).split()

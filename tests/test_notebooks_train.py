@@ -31,7 +31,13 @@ def cell_with(nb, snippet: str):
 def executed(tiny_model_dir, tmp_path_factory):
     """{name: (executed notebook, seconds)}, all run in one fresh working directory."""
     workdir = tmp_path_factory.mktemp("notebooks")
-    env = {**os.environ, "DSNB_SMOKE": "1", "DSNB_NANO": tiny_model_dir, "PYTHONWARNINGS": "ignore"}
+    env = {
+        **os.environ,
+        "DSNB_SMOKE": "1",
+        "DSNB_NANO": tiny_model_dir,
+        "DSNB_NANO4M": tiny_model_dir,
+        "PYTHONWARNINGS": "ignore",
+    }
     out = {}
     for name in NOTEBOOKS:
         nb = nbformat.read(ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
