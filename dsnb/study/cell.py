@@ -138,6 +138,21 @@ def eval_fields(summary: dict, raw, n: int) -> dict:
     return out
 
 
+def evaluate_cell(trainer, problems, cfg: StudyConfig, base: bool = False) -> dict:
+    """The trainer's policy (and the base model, if asked) on `problems` with the study's
+    evaluation settings (n, temperature, length, sampling seed): :func:`dsnb.rl.evaluate.evaluate`."""
+    return evaluate(
+        trainer.policy,
+        problems,
+        trainer.task,
+        n=cfg.eval_n,
+        temperature=cfg.eval_temperature,
+        max_new_tokens=cfg.eval_max_new_tokens,
+        seed=cfg.eval_seed,
+        base=base,
+    )
+
+
 def validation_problems(trainer, cfg: StudyConfig, problems) -> list:
     """The cell's validation problems (the last eval rows), refusing any overlap with the reported ones."""
     if not cfg.val_problems:
@@ -175,16 +190,7 @@ def run_cell(
     problems = trainer.task.load("eval", cfg.eval_problems, 0, trainer.template)
     val = validation_problems(trainer, cfg, problems)
     t0 = time.time()
-    res = evaluate(
-        trainer.policy,
-        problems,
-        trainer.task,
-        n=cfg.eval_n,
-        temperature=cfg.eval_temperature,
-        max_new_tokens=cfg.eval_max_new_tokens,
-        seed=cfg.eval_seed,
-        base=needs_base,
-    )
+    res = evaluate_cell(trainer, problems, cfg, base=needs_base)
     world = {
         "task": setting.task,
         "model": setting.model,
@@ -195,16 +201,7 @@ def run_cell(
         **{k: getattr(cfg, k) for k in BUDGET},
     }
     if val:
-        vres = evaluate(
-            trainer.policy,
-            val,
-            trainer.task,
-            n=cfg.eval_n,
-            temperature=cfg.eval_temperature,
-            max_new_tokens=cfg.eval_max_new_tokens,
-            seed=cfg.eval_seed,
-            base=False,
-        )
+        vres = evaluate_cell(trainer, val, cfg)
         val_row = {
             "eval_set": eval_set_id(val),
             **eval_fields(vres["policy"], vres["raw"]["policy"], cfg.eval_n),

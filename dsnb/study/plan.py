@@ -54,9 +54,8 @@ def measure(setting: Setting, cfg: StudyConfig, steps: int = 3, eval_problems: i
     `setting`'s world (a throw-away run directory). Needs its model on disk."""
     import torch
 
-    from dsnb.rl.evaluate import evaluate
     from dsnb.rl.trainer import Trainer
-    from dsnb.study.cell import train_config
+    from dsnb.study.cell import evaluate_cell, train_config
 
     probe_cfg = StudyConfig(**{**asdict(cfg), "steps": steps + 1})
     before, threads = torch.get_num_threads(), 1
@@ -69,16 +68,7 @@ def measure(setting: Setting, cfg: StudyConfig, steps: int = 3, eval_problems: i
         cpu_step, wall_step = (_cpu() - c0) / steps, (time.time() - t0) / steps
         problems = trainer.task.load("eval", eval_problems, 0, trainer.template)
         c0, t0 = _cpu(), time.time()
-        evaluate(
-            trainer.policy,
-            problems,
-            trainer.task,
-            n=cfg.eval_n,
-            temperature=cfg.eval_temperature,
-            max_new_tokens=cfg.eval_max_new_tokens,
-            seed=cfg.eval_seed,
-            base=False,
-        )
+        evaluate_cell(trainer, problems, cfg)
         k = eval_problems * cfg.eval_n
         cpu_sample, wall_sample = (_cpu() - c0) / k, (time.time() - t0) / k
     torch.set_num_threads(before)
