@@ -6,6 +6,10 @@ and prints the wall time per phase and the ratios to the goals. No assertions: n
 
     python benchmarks/bench_demo.py            # the real thing (the default demo)
     python benchmarks/bench_demo.py --steps 20 # extrapolates training time to the default steps
+    python benchmarks/bench_demo.py --steps 10 --compare  # also one process (all threads): the ratio
+
+The demo trains its runs in parallel processes, one torch thread each (``DemoConfig.jobs``; default
+one per core); ``--jobs 1`` measures the single-process demo.
 """
 
 import argparse
@@ -23,16 +27,28 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, help="RL steps per run (default: the demo's)")
     ap.add_argument("--out", help="keep the demo's output here (default: a temporary directory)")
+    ap.add_argument("--jobs", type=int, help="runs at once (default: the demo's, one per core)")
+    ap.add_argument(
+        "--compare", action="store_true", help="then the same with --jobs 1 (one process, all threads)"
+    )
     a = ap.parse_args()
+    full = measure(a.steps, a.out, a.jobs)
+    if a.compare:
+        one = measure(a.steps, None, 1)
+        print(f"\nparallel demo vs one process: {one / full:.2f}x as fast")
+
+
+def measure(steps_arg, out_arg, jobs) -> float:
     import torch
 
     from dsnb.study.demo import DemoConfig, run_demo
 
     default = DemoConfig()
-    steps = a.steps or default.steps
-    out = Path(a.out) if a.out else Path(tempfile.mkdtemp()) / "demo"
+    steps = steps_arg or default.steps
+    out = Path(out_arg) if out_arg else Path(tempfile.mkdtemp()) / "demo"
+    cfg = DemoConfig(out=str(out), steps=steps, jobs=jobs)
     t0 = time.time()
-    summary = run_demo(DemoConfig(out=str(out), steps=steps))
+    summary = run_demo(cfg)
     wall = time.time() - t0
     times = [
         json.loads(x)["time/step_s"]
@@ -40,11 +56,13 @@ def main():
         for s in summary["seeds"]
         for x in (out / "runs" / f"{m}_s{s}" / "metrics.jsonl").read_text().splitlines()
     ]
-    train_s = sum(times)
-    per_step = train_s / len(times)
-    full = wall - train_s + per_step * default.steps * len(times) / steps
+    workers = cfg.workers()
+    train_s = sum(times) / workers  # wall time of training: the runs share the workers
+    per_step = sum(times) / len(times)
+    full = wall - train_s + train_s * default.steps / steps
+    threads = "1 per worker" if workers > 1 else torch.get_num_threads()
     print(
-        f"\ntorch threads: {torch.get_num_threads()}  mean step: {per_step:.2f} s  "
+        f"\nworkers: {workers}  torch threads: {threads}  mean step (one run): {per_step:.2f} s  "
         f"training: {train_s:.0f} s  evaluation + loading: {wall - train_s:.0f} s"
     )
     print(
@@ -63,6 +81,7 @@ def main():
     files = [*data.model_dir(default.model).iterdir(), problems_path(default.task)]
     mb = sum(f.stat().st_size for f in files if f.is_file()) / 2**20
     print(f"shipped {default.model} + {default.task} problems: {mb:.1f} MB = {mb / SIZE_GOAL_MB:.2f} x 20 MB")
+    return full
 
 
 if __name__ == "__main__":

@@ -74,6 +74,7 @@ def cmd_demo(a):
             eval_problems=a.eval_problems,
             eval_n=a.eval_n,
             task=a.world,
+            jobs=a.jobs,
         ).items()
         if v is not None
     }
@@ -264,6 +265,13 @@ def parser() -> argparse.ArgumentParser:
         choices=["countdown4m", "countdown3"],
         help="countdown4m: 4 numbers, many solutions per problem; countdown3: the low-multiplicity "
         "contrast (default: countdown4m)",
+    )
+    d.add_argument(
+        "--jobs",
+        type=int,
+        metavar="J",
+        help="runs trained at once, one process and one torch thread each (default: one per CPU core; "
+        "--quick: 1)",
     )
     d.set_defaults(fn=cmd_demo)
     t = sub.add_parser(

@@ -55,3 +55,20 @@ def test_demo_rejects_unknown_methods_before_any_work(capsys, tmp_path):
     assert main(["demo", "--methods", "ppo", "--out", str(tmp_path / "x")]) == 2
     assert "unknown demo methods" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_runs_trained_in_parallel_processes_give_the_same_summary_as_one_process(
+    tiny_model_dir, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("DSNB_NANO", tiny_model_dir)
+    monkeypatch.setenv("DSNB_NANO4M", tiny_model_dir)  # inherited by the spawned workers
+    kw = dict(seeds=[0], methods=["grpo", "ds"], eval_problems=4, eval_n=4)
+    one = run_demo(DemoConfig.quick(out=str(tmp_path / "one"), jobs=1, **kw))
+    two = run_demo(DemoConfig.quick(out=str(tmp_path / "two"), jobs=2, **kw))
+    assert DemoConfig.quick(jobs=2, **kw).workers() == 2 and DemoConfig.quick(**kw).workers() == 1
+    for m in ("grpo", "ds"):  # one torch thread per worker: the same numbers as here
+        assert two["methods"][m]["per_seed"][0]["c"] == one["methods"][m]["per_seed"][0]["c"]
+    assert two["base"]["c"] == one["base"]["c"]
+    assert sorted(p.name for p in (tmp_path / "two" / "runs").iterdir()) == ["ds_s0", "grpo_s0"]
+    with pytest.raises(ValueError, match="jobs=0"):
+        DemoConfig(jobs=0)

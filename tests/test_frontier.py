@@ -16,6 +16,7 @@ from dsnb.study.frontier import (
     compare_lines,
     dominates,
     frontier_figures,
+    frontier_summary,
     frontier_verdicts,
     line_key,
     lines,
@@ -23,6 +24,8 @@ from dsnb.study.frontier import (
     multiplicity,
     pick_lines,
     point_xy,
+    summary_html,
+    summary_markdown,
 )
 from dsnb.study.stats import T95, load_results, worlds
 
@@ -84,8 +87,12 @@ def test_rows_group_into_lines_by_sweep_or_by_what_differs_from_grpo():
     assert line_key({"gamma_p": 1.0, "beta": 0.02})[0] != line_key({"gamma_p": 1.0})[0]
     assert line_key({})[0] == "grpo" and line_key({"normalize_std": False})[0] != "grpo"
     w, ls = world_lines(rows_hand())
-    assert [p.setting for p in ls["ds"].points] == ["ds_0.1", "ds_1"]
-    assert [p.knob for p in ls["ds"].points] == [0.1, 1.0]
+    # [FR3] a declared sweep starts at GRPO (knob 0: the same runs), unless asked otherwise
+    assert [p.setting for p in ls["ds"].points] == ["grpo", "ds_0.1", "ds_1"]
+    assert [p.knob for p in ls["ds"].points] == [0.0, 0.1, 1.0]
+    assert [p.anchor for p in ls["ds"].points] == [True, False, False]
+    assert ls["ds"].points[0].rows is ls["grpo"].points[0].rows
+    assert [p.setting for p in lines(w, anchor=False)[1].points] == ["ds_0.1", "ds_1"]
 
 
 def test_loss_defaults_are_lossconfigs():
@@ -130,7 +137,7 @@ def test_buckets_split_problems_by_solution_count():
 
 def test_point_means_and_seed_intervals_by_hand_in_a_bucket():
     w, ls = world_lines(rows_hand())
-    lo = ls["ds"].points[0]
+    lo = ls["ds"].points[1]  # points[0] is GRPO [FR3]
     mask = bucket_mask(np.array(MULT), 1, 1)  # the first two problems
     x, hx, y, hy = point_xy(lo, "distinct_correct", mask)
     per_seed = [statistics.mean(DIST_LO[s][:2]) for s in (0, 1, 2)]  # 2, 2.5, 2.5
@@ -218,7 +225,46 @@ def test_a_diverged_point_is_a_cross_off_the_line_and_out_of_the_verdicts():
     assert compare_lines(ls["ds"], ls["grpo"], "distinct_correct", mask)[0] == "dominance"
     fig = frontier_figures(rows, metrics=("distinct_correct",))[0]
     [ds] = [t for t in fig.data if t.name.startswith("DS") and t.xaxis == "x"]
-    assert ds.x[1] is None and "x-thin-open" in ds.marker.symbol and "diverged" in ds.name
+    # ds_0.1 (pass@1 0.25), the GRPO end (0.5), a gap, the cross
+    assert ds.x[2] is None and "x-thin-open" in ds.marker.symbol and "diverged" in ds.name
+    assert list(ds.marker.size[:2]) == [9, 0]  # the GRPO end has no marker of its own
+
+
+def test_two_sweeps_from_grpo_are_not_compared_at_their_shared_end():
+    # [FR3] both lines start at GRPO (pass@1 0.5); KL's other point sits at 0.25 like DS's lower one
+    rows = rows_hand() + [row("kl", s, DS_LO[s], DIST_GRPO[s], "grpo_kl", beta=0.1) for s in (0, 1, 2)]
+    w, ls = world_lines(rows)
+    mask = np.ones(4, dtype=bool)
+    how, kind, ev = compare_lines(ls["ds"], ls["grpo_kl"], "distinct_correct", mask)
+    assert how == "matched" and [x for x, _ in ev] == [0.25]  # not at 0.5, where both are GRPO
+    assert ev[0][1].diff == pytest.approx(
+        statistics.mean(statistics.mean(a - g for a, g in zip(DIST_LO[s], DIST_GRPO[s])) for s in (0, 1, 2))
+    )
+    assert kind == "above"
+    fig = frontier_figures(rows, metrics=("distinct_correct",))[0]
+    names = [t.name for t in fig.data if t.xaxis == "x"]
+    assert names.index("GRPO") > max(names.index("DS (γp)"), names.index("GRPO + KL (β)"))  # on top
+
+
+def test_the_summary_table_holds_each_bucket_and_metric_verdict_with_its_deciding_difference():
+    rows = rows_hand() + [row("kl", s, DS_LO[s], DIST_GRPO[s], "grpo_kl", beta=0.1) for s in (0, 1, 2)]
+    [s] = frontier_summary(rows, metrics=("distinct_correct",)).values()
+    assert s["reference"] == "DS (γp)" and list(s["lines"]) == ["GRPO", "GRPO + KL (β)"]
+    assert [(b, n) for b, n, _ in s["columns"]] == [
+        ("all problems", 4),
+        ("1 solution", 2),
+        ("2-3 solutions", 1),
+        ("4+ solutions", 1),
+    ]
+    overall = s["lines"]["GRPO"][0]
+    assert (overall.kind, overall.how) == ("above", "matched")  # the same case as the verdict test
+    assert overall.evidence.startswith("+1.38 ±") and overall.evidence.endswith("at pass@1 0.500")
+    one_problem = s["lines"]["GRPO"][2]
+    assert one_problem.kind == "within noise"  # a bucket of one problem claims nothing
+    md = summary_markdown({("countdown3", "m"): s})
+    assert "| GRPO | **above** (+1.38 ±" in md and "2-3 solutions (1)" in md
+    page = summary_html({("countdown3", "m"): s})
+    assert page.count("<table") == 1 and "class='up'" in page
 
 
 # ----------------------------------------------------------------------------- the shipped results

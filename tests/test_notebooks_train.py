@@ -111,3 +111,15 @@ def test_notebook_05_redraws_the_study_from_its_shipped_results(executed):
     assert len(figs) == 3
     for c in figs:
         assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in c.outputs)
+
+
+def test_notebook_05_draws_the_second_editions_frontiers_and_their_verdicts(executed):
+    nb, _ = executed["05_evaluate_pass_at_k"]
+    first = cell_with(nb, "fronts = frontier_figures(v2)")
+    assert "cells:" in text_of(first) and "grpo" in text_of(first)
+    second = [c for c in nb.cells if c.cell_type == "code" and c.source.strip() == "fronts[1]"]
+    for c in [first, *second]:
+        assert any("application/vnd.plotly.v1+json" in o.get("data", {}) for o in c.outputs)
+    table = cell_with(nb, "summary_markdown(frontier_summary(v2))").outputs
+    md = "".join(o.get("data", {}).get("text/markdown", "") for o in table)
+    assert "| DS (γp) vs, y = pass@64 |" in md and "4+ solutions" in md and "| GRPO | **" in md

@@ -236,3 +236,25 @@ def test_cli_lists_and_plans_the_v2_grid(tiny_env, capsys):
     assert main(argv + ["--processes", "2"]) == 0
     said = capsys.readouterr().out
     assert "estimated total" in said and "per training step" in said and "2 parallel ones" in said
+
+
+def test_parallel_v2_processes_merge_with_their_prechecks_and_the_last_stage_redoes_none(
+    tiny_env, tmp_path, capsys
+):
+    from dsnb.study.run import merge_studies
+
+    budget = dict(QUICK, seeds=[0], extra_seeds=[1], eval_problems=4, eval_n=4, val_problems=2)
+    kw = dict(grid=small_grid(), precheck_steps=1, progress=False, report=False, **budget)
+    run_study_v2(tmp_path / "a", only=["grpo", "ds_0.3"], **kw)
+    run_study_v2(tmp_path / "b", only=["ds_sym"], **kw)
+    assert "merge the OUTs" in capsys.readouterr().out
+    merge_studies([tmp_path / "a", tmp_path / "b"], tmp_path / "all")
+    pre = json.loads((tmp_path / "all" / "precheck.json").read_text())
+    assert set(pre) == {"grpo", "ds_0.3", "ds_sym"}
+    n = tiny_env["train"]
+    rows = run_study_v2(tmp_path / "all", **kw)  # selection and the extra seeds: 2 cells, no pre-check
+    assert tiny_env["train"] == n + 2
+    assert sorted((r["setting"], r["seed"]) for r in rows if r["kind"] == "run" and r["seed"] == 1) == [
+        ("ds_0.3", 1),
+        ("grpo", 1),
+    ]

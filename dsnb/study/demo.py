@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from tqdm.auto import tqdm
 
 from dsnb.data import WORLD_MODELS
 from dsnb.report.figures import passk_figure, training_curves
@@ -21,9 +24,10 @@ from dsnb.report.noise import seed_words
 from dsnb.report.page import page
 from dsnb.report.palette import family, styles
 from dsnb.rl.evaluate import evaluate
-from dsnb.rl.loss import LossConfig
 from dsnb.rl.trainer import TrainConfig, Trainer, load_metrics
 from dsnb.study.cell import eval_fields, eval_set_id, model_fingerprint
+from dsnb.study.cell import train_config as cell_train_config
+from dsnb.study.grid import Setting, StudyConfig
 from dsnb.study.report import bucket_html, setting_vs, verdict_table
 from dsnb.study.stats import bootstrap_passk, by_bucket, compared_metrics, mean_ci
 from dsnb.tasks.registry import get_task
@@ -66,6 +70,12 @@ class DemoConfig:
     "countdown3" (the low-multiplicity contrast: one solution for most problems)."""
     model: str | None = None
     """The nano model; None: the world's own (:data:`WORLD_MODELS`)."""
+    jobs: int | None = None
+    """Runs trained at once, each in its own process with one torch thread; None: one per CPU core,
+    at most one per run, and 1 (in this process) for a budget under 10 steps, where starting a
+    process would cost more than it saves. A nano model is too small for a second thread to pay:
+    on 2 cores one thread per run, two runs at once, does ~1.7x the steps per second of one run
+    with two threads (benchmarks/bench_demo.py)."""
 
     def __post_init__(self):
         if self.model is None:
@@ -79,6 +89,15 @@ class DemoConfig:
             raise ValueError("give at least one seed")
         if self.eval_n < 1 or self.eval_problems < 1:
             raise ValueError("eval_n and eval_problems must be >= 1")
+        if self.jobs is not None and self.jobs < 1:
+            raise ValueError(f"jobs={self.jobs}: use 1 or more (or None: one per CPU core)")
+
+    def workers(self) -> int:
+        """How many runs train at once (see ``jobs``)."""
+        runs = len(self.methods) * len(self.seeds)
+        if self.jobs is not None:
+            return max(1, min(self.jobs, runs))
+        return 1 if self.steps < 10 else max(1, min(os.cpu_count() or 1, runs))
 
     @classmethod
     def quick(cls, **kw) -> DemoConfig:
@@ -87,27 +106,25 @@ class DemoConfig:
 
 
 def train_config(cfg: DemoConfig, method: str, seed: int) -> TrainConfig:
-    loss = LossConfig(group_size=cfg.group_size, **DEMO_METHODS[method])
-    base = TrainConfig.nano(
-        run_dir=str(Path(cfg.out) / "runs" / f"{method}_s{seed}"),
-        task=cfg.task,
-        seed=seed,
-        steps=cfg.steps,
-        prompts_per_step=cfg.prompts_per_step,
-        loss=loss,
-        checkpoint_every=max(1, cfg.steps // 3),
-        n_train_problems=min(2000, cfg.steps * cfg.prompts_per_step),
+    """A demo run is a study cell (``dsnb.study.cell.train_config``: the nano preset, the budget,
+    the method's loss), checkpointed every third of its steps; a budget under 10 steps trains on 64
+    problems."""
+    setting = Setting(method, DEMO_METHODS[method], {}, cfg.task, cfg.model)
+    budget = StudyConfig(
+        seeds=cfg.seeds, steps=cfg.steps, prompts_per_step=cfg.prompts_per_step, group_size=cfg.group_size
     )
-    base = replace(base, policy=replace(base.policy, model=cfg.model))
-    if cfg.steps < 10:
-        base = replace(base, n_train_problems=64)
-    return base
+    tcfg = replace(
+        cell_train_config(setting, seed, budget, Path(cfg.out)), checkpoint_every=max(1, cfg.steps // 3)
+    )
+    return replace(tcfg, n_train_problems=64) if cfg.steps < 10 else tcfg
 
 
-def run_one(cfg: DemoConfig, method: str, seed: int, problems, task, base_needed: bool):
+def run_one(
+    cfg: DemoConfig, method: str, seed: int, problems, task, base_needed: bool, progress: bool = True
+):
     """Train (or resume, or reuse) one run, then evaluate it (and the base model once)."""
     tcfg = train_config(cfg, method, seed)
-    trainer = Trainer(tcfg, resume=True)  # continues an interrupted run of the same settings
+    trainer = Trainer(tcfg, progress=progress, resume=True)  # continues an interrupted run
     if trainer.step < tcfg.steps:
         trainer.train()
     res = evaluate(
@@ -129,15 +146,15 @@ def run_demo(cfg: DemoConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     task = get_task(cfg.task)
     problems = task.load("eval", cfg.eval_problems, seed=0)
-    per_run, base = {}, None
-    for seed in cfg.seeds:
-        for method in cfg.methods:
-            res = run_one(cfg, method, seed, problems, task, base_needed=base is None)
-            if base is None:
-                base = eval_row(res["base"], res["raw"]["base"], cfg.eval_n, None, problems)
-            per_run[(method, seed)] = eval_row(
-                res["policy"], res["raw"]["policy"], cfg.eval_n, seed, problems
-            )
+    cells = [(m, s) for s in cfg.seeds for m in cfg.methods]
+    if cfg.workers() > 1:
+        per_run, base = run_parallel(cfg, cells)
+    else:
+        per_run, base = {}, None
+        for method, seed in cells:
+            rows = cell_rows(cfg, method, seed, problems, task, base_needed=base is None)
+            base = base or rows["base"]
+            per_run[(method, seed)] = rows["policy"]
     summary = summarize(cfg, per_run, base)
     summary["model_sha"] = model_fingerprint(cfg.model)  # which nano model made these numbers
     summary["seconds"] = time.time() - t0
@@ -146,6 +163,47 @@ def run_demo(cfg: DemoConfig) -> dict:
     write_demo_report(out / "report.html", summary, curves)
     print(table(summary))
     return summary
+
+
+def cell_rows(cfg: DemoConfig, method, seed, problems, task, base_needed: bool, progress: bool = True):
+    """One run trained and evaluated: {"policy": its eval row, "base": the base's row or None}."""
+    res = run_one(cfg, method, seed, problems, task, base_needed, progress)
+    base = eval_row(res["base"], res["raw"]["base"], cfg.eval_n, None, problems) if base_needed else None
+    return {"policy": eval_row(res["policy"], res["raw"]["policy"], cfg.eval_n, seed, problems), "base": base}
+
+
+def _worker(cfg: DemoConfig, method: str, seed: int, base_needed: bool) -> dict:
+    """A worker process's job: one thread (a nano model gains nothing from a second), one run."""
+    import torch
+
+    torch.set_num_threads(1)
+    task = get_task(cfg.task)
+    problems = task.load("eval", cfg.eval_problems, seed=0)
+    return cell_rows(cfg, method, seed, problems, task, base_needed, progress=False)
+
+
+def run_parallel(cfg: DemoConfig, cells: list) -> tuple[dict, dict]:
+    """Every run in :meth:`DemoConfig.workers` processes (spawned: safe in a notebook too), one
+    progress bar over the runs. A failed run stops the others and re-raises; every run is
+    resumable, so rerunning the demo continues where it stopped."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from multiprocessing import get_context
+
+    per_run, base = {}, None
+    with ProcessPoolExecutor(cfg.workers(), mp_context=get_context("spawn")) as pool:
+        futures = {
+            pool.submit(_worker, cfg, m, s, i == 0): (m, s) for i, (m, s) in enumerate(cells)
+        }  # the first run also evaluates the base model
+        try:
+            bar = tqdm(as_completed(futures), total=len(cells), desc=f"demo: runs ({cfg.workers()} at once)")
+            for fut in bar:
+                rows = fut.result()
+                per_run[futures[fut]] = rows["policy"]
+                base = base or rows["base"]
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return per_run, base
 
 
 def eval_row(summary: dict, raw, n: int, seed, problems) -> dict:

@@ -21,6 +21,12 @@ the comparison is point against point [FR2]: a dominates b when, paired the same
 on pass@1 or on y and worse on neither; A lies above B when some point of A dominates one of B
 and none of B dominates one of A. Nothing else is called "above".
 
+Every declared sweep starts at GRPO [FR3]: knob = 0 is plain GRPO for each family (γp = 0,
+β = 0, coefficient 0, no clipped covariance, k = 0), so GRPO's own runs are each sweep line's end
+point (drawn and compared as such; the same runs, not a copy). Two lines that share that end are
+not compared at it (their difference there is 0 by construction); a line compared with GRPO
+itself leaves its GRPO end out.
+
 Pure functions of results rows (``results.jsonl``; no torch). A row's per-problem solution counts
 come from its ``multiplicity`` list, or are recovered from the problem file in ``eval_set`` order
 (refused if the file changed). Colours and dashes: ``dsnb.report.palette``. Call
@@ -29,6 +35,7 @@ come from its ``multiplicity`` list, or are recovered from the problem file in `
 
 from __future__ import annotations
 
+import html
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -82,6 +89,7 @@ class Point:
     knob: float | None
     rows: list[dict]  # one per seed
     diverged: str | None = None
+    anchor: bool = False  # GRPO drawn as a sweep's knob = 0 end [FR3]
 
 
 @dataclass
@@ -137,9 +145,10 @@ def _word(k: str, v) -> str:
     return {"beta": f"+ KL β={v:g}"}.get(k, f"{k}={v}") if isinstance(v, (int, float)) else f"{k}={v}"
 
 
-def lines(world: dict) -> list[Line]:
+def lines(world: dict, anchor: bool = True) -> list[Line]:
     """The lines of one world (``stats.worlds``), in the order their settings first appear;
-    each line's points are its settings (seed rows together)."""
+    each line's points are its settings (seed rows together). With `anchor`, every declared
+    sweep starts at GRPO, its knob = 0 point [FR3]."""
     out: dict[str, Line] = {}
     for name, rows in world["settings"].items():
         key, label = line_key(rows[0])
@@ -157,7 +166,18 @@ def lines(world: dict) -> list[Line]:
         )
         why = why or (f"pre-check: {pre['why']}" if pre else None)
         line.points.append(Point(name, _loss(rows[0]).get(knob) if knob else None, rows, why))
+    grpo = out.get("grpo")
+    if anchor and grpo and len(grpo.points) == 1:
+        g = grpo.points[0]
+        for ln in out.values():
+            if ln.key in KNOBS and ln is not grpo:  # a declared sweep: knob = 0 is GRPO
+                ln.points.insert(0, Point(g.setting, 0.0, g.rows, g.diverged, anchor=True))
     return list(out.values())
+
+
+def without_anchor(line: Line) -> Line:
+    """The line without its GRPO end, to be compared with GRPO itself."""
+    return Line(line.key, line.family, line.label, [p for p in line.points if not p.anchor])
 
 
 def pick_lines(all_lines: list[Line], limit: int = MAX_TRACES - 1) -> tuple[list[Line], list[Line]]:
@@ -165,14 +185,16 @@ def pick_lines(all_lines: list[Line], limit: int = MAX_TRACES - 1) -> tuple[list
     trace is the base model): GRPO, then sweeps before single settings; and every other line."""
     order = list(FAMILY_COLORS)
     best: dict[str, Line] = {}
+
+    def size(ln: Line) -> int:  # its own settings (not the GRPO end [FR3])
+        return sum(not p.anchor for p in ln.points)
+
     for ln in all_lines:
-        if ln.family not in best or len(ln.points) > len(best[ln.family].points):
+        if ln.family not in best or size(ln) > size(best[ln.family]):
             best[ln.family] = ln
     rank = {f: i for i, f in enumerate(order)}
     # GRPO always; then sweeps (2+ points) before single settings; then the palette's order
-    first = sorted(
-        best.values(), key=lambda ln: (ln.family != "grpo", len(ln.points) < 2, rank.get(ln.family, 99))
-    )
+    first = sorted(best.values(), key=lambda ln: (ln.family != "grpo", size(ln) < 2, rank.get(ln.family, 99)))
     main = sorted(first[:limit], key=lambda ln: rank.get(ln.family, 99))
     return main, [ln for ln in all_lines if ln not in main]
 
@@ -231,8 +253,11 @@ def point_xy(point: Point, metric: str, mask) -> tuple[float, float, float, floa
 def _bars(means, halves, top: float | None) -> dict:
     """Error bars of mean ± half, cut at 0 and at `top` (1 for a probability: a t-interval that
     runs past it says nothing more)."""
-    up = [None if m is None else (h if top is None else min(h, top - m)) for m, h in zip(means, halves)]
-    down = [None if m is None else min(h, m) for m, h in zip(means, halves)]
+    up = [
+        None if m is None or h is None else (h if top is None else min(h, top - m))
+        for m, h in zip(means, halves)
+    ]
+    down = [None if m is None or h is None else min(h, m) for m, h in zip(means, halves)]
     return dict(type="data", symmetric=False, array=up, arrayminus=down, thickness=1, width=2)
 
 
@@ -240,18 +265,21 @@ def _trace(line: Line, style: dict, metric: str, mask, legend: bool) -> go.Scatt
     """The line through the sweep's points (sorted by pass@1); a diverged point is a cross, cut
     off from the line by a gap (None), so the line never runs through a collapsed run."""
     good = sorted((p for p in line.points if not p.diverged), key=lambda p: point_xy(p, metric, mask)[0])
-    cols = {k: [] for k in ("x", "hx", "y", "hy", "text", "hover", "symbol")}
+    cols = {k: [] for k in ("x", "hx", "y", "hy", "text", "hover", "symbol", "size")}
     for p in good + [p for p in line.points if p.diverged]:
         if p.diverged and cols["x"]:
             for k in cols:
-                cols[k].append(style["symbol"] if k == "symbol" else None)  # a gap in the line
+                cols[k].append({"symbol": style["symbol"], "size": 0}.get(k))  # a gap in the line
         x, hx, y, hy = point_xy(p, metric, mask)
         for k, v in zip(("x", "hx", "y", "hy"), (x, hx, y, hy)):
-            cols[k].append(v)
+            # GRPO's own marker and bars are drawn at a sweep's GRPO end, on top [FR3]
+            cols[k].append(None if p.anchor and k in ("hx", "hy") else v)
         ends = p.diverged or p is good[0] or p is good[-1]  # label the sweep's ends (hover: every point)
-        cols["text"].append("" if p.knob is None or not ends else f"{p.knob:g}")
+        cols["text"].append("" if p.knob is None or not ends or p.anchor else f"{p.knob:g}")
+        cols["size"].append(0 if p.anchor else 12 if line.family == "grpo" else 9)
         cols["hover"].append(
-            f"{p.setting} ({len(p.rows)} seeds)<br>pass@1 {x:.3f} ± {hx:.3f}<br>{metric} {y:.3f} ± {hy:.3f}"
+            ("GRPO, this sweep's knob = 0: " if p.anchor else "")
+            + f"{p.setting} ({len(p.rows)} seeds)<br>pass@1 {x:.3f} ± {hx:.3f}<br>{metric} {y:.3f} ± {hy:.3f}"
             + (f"<br>DIVERGED: {p.diverged}" if p.diverged else "")
         )
         cols["symbol"].append("x-thin-open" if p.diverged else style["symbol"])
@@ -272,7 +300,10 @@ def _trace(line: Line, style: dict, metric: str, mask, legend: bool) -> go.Scatt
         showlegend=legend,
         line=dict(color=style["color"], dash=style["dash"], width=2),
         marker=dict(
-            color=style["color"], symbol=cols["symbol"], size=9, line=dict(width=1.5, color=style["color"])
+            color=style["color"],
+            symbol=cols["symbol"],
+            size=cols["size"],
+            line=dict(width=1.5, color=style["color"]),
         ),
     )
 
@@ -313,14 +344,15 @@ def frontier_figure(
     ym = y_metric(n, metric)
     for panel, i in enumerate(keep):
         pos = dict(row=panel // cols + 1, col=panel % cols + 1)
-        for ln in drawn:
+        for ln in sorted(drawn, key=lambda ln: ln.family == "grpo"):  # GRPO on top: the sweeps' end
             fig.add_trace(_trace(ln, sty[ln.key], ym, masks[i], panel == 0), **pos)
+            fig.data[-1].legendrank = 1 + drawn.index(ln)
         if world["base"] is not None:
             fig.add_trace(_base_trace(world["base"], ym, masks[i], panel == 0), **pos)
         fig.update_xaxes(title_text="pass@1 (correctness)", **pos)
         fig.update_yaxes(title_text=_y_title(ym, n), **pos)
     key = (
-        "lines join a method's sweep (labels: its knob at the ends; hover: every point)"
+        "lines join a method's sweep from GRPO (its knob = 0) on (labels: the knob; hover: every point)"
         " · bars: 95% intervals over seeds · ×: a diverged run · ○: the base model"
     )
     height = 360 * nrows + 170
@@ -403,6 +435,7 @@ def paired_values(metric: str, va: dict, vb: dict) -> Paired | None:
 
 def matched_difference(a: Line, b: Line, metric: str, mask, x: float) -> Paired | None:
     """[FR1] D = ŷ_A(x) − ŷ_B(x) at pass@1 x, paired over problems and seeds (None: x outside a line)."""
+    a, b = _pair(a, b)
     va, vb = _at(_curve(a, metric, mask), x), _at(_curve(b, metric, mask), x)
     return None if va is None or vb is None else paired_values(metric, va, vb)
 
@@ -418,16 +451,28 @@ def dominates(a: Point, b: Point, metric: str, mask) -> tuple[bool, Paired, Pair
     return ("better" in v and "worse" not in v), dx, dy
 
 
+def _pair(a: Line, b: Line) -> tuple[Line, Line]:
+    """GRPO against a sweep: the sweep without its GRPO end (not GRPO against itself) [FR3]."""
+    if a.family == "grpo" or b.family == "grpo":
+        return without_anchor(a), without_anchor(b)
+    return a, b
+
+
 def compare_lines(a: Line, b: Line, metric: str, mask) -> tuple[str, str, list]:
     """(how, kind, evidence): how = "matched" ([FR1], at matched pass@1 in the common range, when
     both lines reach it) or "dominance" ([FR2], point against point, otherwise); kind = "above",
     "below", "cross", "within noise" (matched) or "above", "below", "cross", "none" (dominance)."""
+    a, b = _pair(a, b)
     ca, cb = _curve(a, metric, mask), _curve(b, metric, mask)
     if not ca or not cb:
         return "dominance", "none", []
+    shared = {p.setting for p in a.points if p.anchor} & {p.setting for p in b.points if p.anchor}
+    same = [x for x, _ in _curve(Line("", "", "", [p for p in a.points if p.anchor]), metric, mask)]
     lo, hi = max(ca[0][0], cb[0][0]), min(ca[-1][0], cb[-1][0])
     xs = []
     for x in sorted(x for x, _ in ca + cb if lo - 1e-12 <= x <= hi + 1e-12):
+        if shared and any(abs(x - s) < 1e-9 for s in same):
+            continue  # both lines sit on the same GRPO point there: nothing to compare
         if not xs or x - xs[-1] > 1e-3:  # one comparison per distinct pass@1
             xs.append(x)
     got = [(x, d) for x in xs if (d := matched_difference(a, b, metric, mask, x)) is not None]
@@ -439,7 +484,8 @@ def compare_lines(a: Line, b: Line, metric: str, mask) -> tuple[str, str, list]:
             next(iter(kinds - {"within noise"}), ""), "within noise"
         )
         return "matched", kind, got
-    good_a, good_b = [p for p in a.points if not p.diverged], [p for p in b.points if not p.diverged]
+    good_a = [p for p in a.points if not p.diverged and not p.anchor]
+    good_b = [p for p in b.points if not p.diverged and not p.anchor]
     wins = [(p, q, *r[1:]) for p in good_a for q in good_b if (r := dominates(p, q, metric, mask)) and r[0]]
     losses = [(q, p, *r[1:]) for p in good_a for q in good_b if (r := dominates(q, p, metric, mask)) and r[0]]
     kind = "cross" if wins and losses else "above" if wins else "below" if losses else "none"
@@ -468,7 +514,7 @@ def verdict_text(a: Line, b: Line, metric: str, mask, where: str) -> str:
             end += " at some matched pass@1, within noise at the others" if part else " wherever both reach"
         one = " (one seed: the seed spread is unknown)" if seeds < 2 else ""
         return f"{head}, at matched pass@1 [FR1]: {at}. Verdict: {end}{one}."
-    ca, cb = _curve(a, metric, mask), _curve(b, metric, mask)
+    ca, cb = (_curve(ln, metric, mask) for ln in _pair(a, b))
     span = f"pass@1 ranges {_range(ca)} and {_range(cb)} do not overlap" if ca and cb else "a line is empty"
     if kind == "none":
         return (
@@ -512,3 +558,113 @@ def frontier_verdicts(
                             verdict_text(refs[0], other, ym, mask, f"{task}, {label} ({int(mask.sum())})")
                         )
     return out
+
+
+# ----------------------------------------------------------------------------- the summary table
+@dataclass
+class Cell:
+    kind: str  # "above", "below", "cross", "within noise", "none"
+    how: str  # "matched" [FR1] or "dominance" [FR2]
+    evidence: str  # the deciding paired difference, e.g. "+0.071 ± 0.053 at pass@1 0.096"
+
+
+def _evidence(how: str, kind: str, ev: list) -> str:
+    if how == "matched" and ev:
+        want = {"above": "better", "below": "worse"}.get(kind)
+        pick = next((e for e in ev if e[1].verdict == want), None) if want else None
+        x, d = pick or max(ev, key=lambda e: abs(e[1].diff) / (e[1].half or math.inf))
+        return f"{fmt_diff(d)} at pass@1 {x:.3f}"
+    if ev:
+        p, q, dx, dy = ev[0]
+        return (
+            f"{p.setting} over {q.setting}: pass@1 {fmt_diff(dx)}, {metric_words(dy.metric)} {fmt_diff(dy)}"
+        )
+    return ""
+
+
+def frontier_summary(rows: list[dict], reference: str = "ds", metrics=("pass@n", "distinct_correct")) -> dict:
+    """{(task, model): {"columns": [(bucket label, problems, metric)], "lines": {label: [Cell]}}}: the
+    `reference` family's line against every other main line, per bucket and y metric, as
+    :func:`compare_lines` judges it (the table behind the README's per-bucket verdicts)."""
+    out = {}
+    for (task, model), w in worlds(rows).items():
+        main, _ = pick_lines(lines(w))
+        refs = [ln for ln in main if ln.family == reference]
+        if not refs:
+            continue
+        mult = multiplicity(next(r for p in refs[0].points for r in p.rows))
+        cols, cells = [], {ln.label: [] for ln in main if ln is not refs[0]}
+        for label, lo, hi in BUCKETS:
+            mask = bucket_mask(mult, lo, hi)
+            if not mask.any():
+                continue
+            for m in metrics:
+                ym = y_metric(w["n"], m)
+                cols.append((label, int(mask.sum()), ym))
+                for other in main:
+                    if other is not refs[0]:
+                        how, kind, ev = compare_lines(refs[0], other, ym, mask)
+                        cells[other.label].append(Cell(kind, how, _evidence(how, kind, ev)))
+        out[(task, model)] = {"reference": refs[0].label, "columns": cols, "lines": cells}
+    return out
+
+
+KIND_WORDS = {
+    "above": "above",
+    "below": "below",
+    "cross": "cross",
+    "within noise": "within noise",
+    "none": "not resolved",
+}
+
+
+def _by_metric(s: dict):
+    """(metric, [(column index, bucket label, problems)]) in the summary's column order."""
+    out: dict = {}
+    for i, (b, n, m) in enumerate(s["columns"]):
+        out.setdefault(m, []).append((i, b, n))
+    return out.items()
+
+
+def summary_markdown(summary: dict) -> str:
+    """The summary as Markdown: per world and y metric a table (rows: the other lines; columns: the
+    multiplicity buckets)."""
+    parts = []
+    for (task, model), s in summary.items():
+        for m, cols in _by_metric(s):
+            head = [f"{s['reference']} vs, y = {metric_words(m)}"] + [f"{b} ({n})" for _, b, n in cols]
+            parts += [f"**{task} ({model}), {metric_words(m)}**", ""]
+            parts.append("| " + " | ".join(head) + " |")
+            parts.append("|" + "---|" * len(head))
+            for label, cells in s["lines"].items():
+                row = [label] + [
+                    f"**{KIND_WORDS[c.kind]}**" + (f" ({c.evidence})" if c.evidence else "")
+                    for c in (cells[i] for i, _, _ in cols)
+                ]
+                parts.append("| " + " | ".join(row) + " |")
+            parts.append("")
+    return "\n".join(parts)
+
+
+def summary_html(summary: dict) -> str:
+    """The same tables as HTML (green: the reference lies above; red: below)."""
+    cls = {"above": "up", "below": "down", "within noise": "same", "none": "same", "cross": ""}
+    parts = []
+    for s in summary.values():
+        for m, cols in _by_metric(s):
+            head = "".join(f"<th>{html.escape(b)} ({n})</th>" for _, b, n in cols)
+            body = []
+            for label, cells in s["lines"].items():
+                tds = "".join(
+                    f"<td class='{cls[c.kind]}'>{KIND_WORDS[c.kind]}"
+                    f"<br><small>{html.escape(c.evidence)}</small></td>"
+                    for c in (cells[i] for i, _, _ in cols)
+                )
+                body.append(f"<tr><td>{html.escape(label)}</td>{tds}</tr>")
+            title = f"{s['reference']} vs … · y = {metric_words(m)}"
+            parts.append(
+                f"<table class='verdicts'><tr><th>{html.escape(title)}</th>{head}</tr>"
+                + "".join(body)
+                + "</table>"
+            )
+    return "".join(parts)

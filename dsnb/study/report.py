@@ -33,6 +33,9 @@ from dsnb.report.labels import BASE_LABEL, method_label
 from dsnb.report.noise import seed_words
 from dsnb.report.page import page
 from dsnb.report.palette import family, log_k_ticks, styles
+from dsnb.study.frontier import frontier_figures, frontier_summary, frontier_verdicts, summary_html
+from dsnb.study.select import selection_lines
+from dsnb.study.stability import precheck_lines, precheck_status
 from dsnb.study.stats import (
     Paired,
     by_bucket,
@@ -498,8 +501,67 @@ def world_blocks(key, world: dict, budget: dict) -> list:
         verdict_table(world),
         "<details><summary>The same verdicts in words</summary>" + bullets(verdicts(world)) + "</details>",
         *world_buckets(world),
+        *frontier_blocks(world),
         *figures(world),
     ]
+
+
+FRONTIER_INTRO = (
+    "<h3>Frontiers: each method's sweep</h3><p>The paper's claim (Theorem 3.4) is about frontiers: "
+    "for any entropy-regularised policy a DS policy at least as correct <i>and</i> as diverse. Each "
+    "method's knob was swept, and each sweep is drawn as a line from GRPO (its knob = 0) on, in the "
+    "plane pass@1 (x) against pass@64 or distinct correct solutions (y), overall and per "
+    "solution-multiplicity bucket. The table reads DS's line against each other line: <b>above</b> "
+    "means that at a matched pass@1 inside both lines' range DS's y is higher with both paired 95% "
+    "intervals (over problems, over seeds) excluding zero, and nowhere lower; <b>below</b> the "
+    "reverse; <b>cross</b> both; <b>within noise</b> neither. Against GRPO (a single point) the "
+    "comparison is point against point: one point dominates another when it is better on pass@1 or "
+    "on y and worse on neither. Under each verdict: the paired difference that decides it.</p>"
+)
+
+
+def frontier_blocks(world: dict) -> list:
+    """The frontier section of a world that swept a knob (none otherwise): the verdict table, the
+    figures, the verdicts in words (``dsnb.study.frontier``)."""
+    rows = [r for rs in world["settings"].values() for r in rs] + [world["base"]] * (
+        world["base"] is not None
+    )
+    summary = frontier_summary(rows)
+    if not summary or not any(r.get("sweep") for r in rows):
+        return []
+    return [
+        FRONTIER_INTRO,
+        summary_html(summary),
+        *frontier_figures(rows),
+        "<details><summary>Every frontier verdict in words</summary>"
+        + bullets(frontier_verdicts(rows))
+        + "</details>",
+    ]
+
+
+def stage_blocks(out: Path) -> list[str]:
+    """The v2 study's stability pre-check and its choice of each family's best (on the validation
+    split), when OUT holds them."""
+    blocks = []
+    status = precheck_status(out)
+    if status:
+        bad = [v for v in status.values() if v["status"] != "ok"]
+        blocks.append(
+            f"<h2>Stability pre-check</h2><p>Every setting, {next(iter(status.values()))['steps']} steps "
+            f"at seed {next(iter(status.values())).get('seed')}: {len(status) - len(bad)} of {len(status)} "
+            "stable; a diverged setting is kept and reported, never dropped.</p>"
+            "<details><summary>Each setting</summary>" + bullets(precheck_lines(status)) + "</details>"
+        )
+    sel = out / "selection.json"
+    if sel.exists():
+        blocks.append(
+            "<h2>The best of each family, chosen on the validation split</h2><p>Validation problems are "
+            "disjoint from the reported ones; the score is the mean of pass@k at k = 1, 2, 4, ..., n. "
+            "The chosen settings got two more seeds.</p><pre>"
+            + html.escape("\n".join(selection_lines(json.loads(sel.read_text()))))
+            + "</pre>"
+        )
+    return blocks
 
 
 def write_study_report(out) -> Path:
@@ -527,6 +589,7 @@ def write_study_report(out) -> Path:
             + "".join(f"<li>{html.escape(n)}: {html.escape(why)}</li>" for n, why in missing.items())
             + "</ul>"
         )
+    blocks += stage_blocks(out)
     top = (
         "<div class='finding'><b>What these results say</b> (paired test, 95%):<ul>"
         + "".join(found)

@@ -148,7 +148,8 @@ def update_grid_info(out: Path, grid: list[Setting], skipped: dict, cfg: StudyCo
 
 def merge_studies(sources, out) -> list[dict]:
     """Fold the results of studies run elsewhere (another machine, a parallel process with
-    ``--only``) into OUT: every (setting, seed) cell and every world's base row once, refusing
+    ``--only``) into OUT: every (setting, seed) cell, every world's base row and every stability
+    pre-check (OUT/precheck.json; OUT's own entry wins) once, refusing
     other budgets, settings defined differently, or results of another model. Returns OUT's rows."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -184,6 +185,10 @@ def merge_studies(sources, out) -> list[dict]:
         if their_info:
             info = info or {"settings": {}, "skipped": {}, "config": their_info.get("config")}
             info["settings"].update(their_info["settings"])
+        checked = precheck_status(src)  # their stability pre-checks too: never redone after a merge
+        if checked:
+            mine_checked = precheck_status(out)
+            (out / "precheck.json").write_text(json.dumps({**checked, **mine_checked}, indent=2))
     if info:
         done = {r["setting"] for r in rows}
         info["skipped"] = {k: v for k, v in info.get("skipped", {}).items() if k not in done}
