@@ -31,6 +31,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from dsnb.tasks.arith import ArithError, canonical, safe_eval, tokenize
 from dsnb.tasks.solver import combine, leaf, solution_multiplicity, solve
@@ -243,6 +244,22 @@ def score(completion: str, nums, target, tinyzero_compat: bool = False) -> float
     >>> score("<answer>3*7+12</answer>\\n", [3, 7, 12], 33, tinyzero_compat=True)  # not the last line
     0.0
     """
+    return _memo(_score, completion, nums, target, tinyzero_compat)
+
+
+def _memo(fn, completion, nums, target, tinyzero_compat):
+    """``fn`` through its cache when the arguments hash (a trained model repeats itself: most
+    of a batch's completions were graded before), else directly. Pure functions: same result."""
+    try:
+        key = (completion, tuple(nums), target, bool(tinyzero_compat))
+        hash(key)
+    except TypeError:
+        return fn.__wrapped__(completion, nums, target, tinyzero_compat)
+    return fn(*key)
+
+
+@lru_cache(maxsize=1 << 16)
+def _score(completion, nums, target, tinyzero_compat):
     answer = tinyzero_extract(completion) if tinyzero_compat else extract_answer(completion)
     if answer is None:
         return 0.0
@@ -261,6 +278,11 @@ def solution_key(completion: str, nums, target, tinyzero_compat: bool = False) -
     >>> a == solution_key("<answer>(3*7)+12</answer>", [3, 7, 12], 33)
     True
     """
+    return _memo(_solution_key, completion, nums, target, tinyzero_compat)
+
+
+@lru_cache(maxsize=1 << 16)
+def _solution_key(completion, nums, target, tinyzero_compat):
     if not is_correct(completion, nums, target, tinyzero_compat):
         return None
     return canonical(tinyzero_extract(completion) if tinyzero_compat else extract_answer(completion))
