@@ -186,6 +186,14 @@ def cmd_study(a):
         from dsnb.study.report import write_study_report
 
         print(f"report: {write_study_report(a.out)}")
+        if a.markdown:
+            from dsnb.study.frontier import frontier_summary, summary_markdown
+            from dsnb.study.stats import load_results, results_table
+
+            rows = load_results(Path(a.out) / "results.jsonl")
+            print("\n" + results_table(rows) + "\n")
+            if any(r.get("sweep") for r in rows):  # a v2 study: its frontier verdicts too
+                print(summary_markdown(frontier_summary(rows)))
         return
     from dsnb.study.grid import GRIDS, QUICK, V2_BUDGET, v2_grid
     from dsnb.study.run import run_study, run_study_v2
@@ -400,6 +408,12 @@ def parser() -> argparse.ArgumentParser:
         "--report-only",
         action="store_true",
         help="redraw OUT/report.html from OUT/results.jsonl (default: off)",
+    )
+    st.add_argument(
+        "--markdown",
+        action="store_true",
+        help="--report-only: also print the results table and the frontier verdicts as Markdown "
+        "(default: off)",
     )
     st.add_argument(
         "--merge",

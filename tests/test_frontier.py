@@ -117,13 +117,16 @@ def test_at_most_eight_traces_per_panel_one_line_per_family():
     assert [ln.family for ln in main] == fams  # the single entropy penalty makes way for the sweeps
     assert [ln.key for ln in rest] == ["entropy_penalty", "ds|sym"]
     figs = frontier_figures(rows)
-    assert len(figs) == 3  # pass@n, distinct (four buckets each), the rest with the DS line
+    assert len(figs) == 5  # pass@n, distinct for each of the two groups (four buckets each), the rest
+    names = [{t.name for t in f.data} for f in figs[:4]]
+    assert "entropy bonus (coef)" in names[0] and "Clip-Cov (frac)" not in names[0]
+    assert {"Clip-Cov (frac)", "DS (γp)", "GRPO"} <= names[2] and "GRPO + KL (β)" not in names[2]
     for fig in figs:
         per_panel = {}
         for tr in fig.data:
             per_panel[tr.xaxis] = per_panel.get(tr.xaxis, 0) + 1
         assert max(per_panel.values()) <= 8
-    assert {tr.name for tr in figs[2].data} == {"DS (γp)", "entropy penalty (coef)", "DS sym", "base model"}
+    assert {tr.name for tr in figs[4].data} == {"DS (γp)", "entropy penalty (coef)", "DS sym", "base model"}
 
 
 # ----------------------------------------------------------------------------- buckets
@@ -225,9 +228,21 @@ def test_a_diverged_point_is_a_cross_off_the_line_and_out_of_the_verdicts():
     assert compare_lines(ls["ds"], ls["grpo"], "distinct_correct", mask)[0] == "dominance"
     fig = frontier_figures(rows, metrics=("distinct_correct",))[0]
     [ds] = [t for t in fig.data if t.name.startswith("DS") and t.xaxis == "x"]
-    # ds_0.1 (pass@1 0.25), the GRPO end (0.5), a gap, the cross
-    assert ds.x[2] is None and "x-thin-open" in ds.marker.symbol and "diverged" in ds.name
-    assert list(ds.marker.size[:2]) == [9, 0]  # the GRPO end has no marker of its own
+    # in knob order: the GRPO end (γp 0, pass@1 0.5), ds_0.1 (0.25), a gap, the cross
+    assert ds.x[:2] == (0.5, 0.25) and ds.x[2] is None
+    assert "x-thin-open" in ds.marker.symbol and "diverged" in ds.name
+    assert list(ds.marker.size[:2]) == [0, 9]  # the GRPO end has no marker of its own
+
+
+def test_a_collapsed_run_does_not_squash_the_axes_it_is_named_off_them():
+    rows = rows_hand() + [row("ds_9", s, [0, 0, 0, 0], [0, 0, 0, 0], "ds", gamma_p=9.0) for s in (0, 1, 2)]
+    for r in rows:
+        if r["setting"] == "ds_9":
+            r["diverged"] = "correct rate collapsed"
+    fig = frontier_figures(rows, metrics=("distinct_correct",))[0]
+    assert fig.layout.xaxis.range[0] > 0.1  # fits the stable points (pass@1 0.25 and up), not 0
+    notes = [a.text for a in fig.layout.annotations if a.text.startswith("off the axes")]
+    assert notes and "ds_9 (diverged: pass@1 0.000" in notes[0]
 
 
 def test_two_sweeps_from_grpo_are_not_compared_at_their_shared_end():

@@ -324,6 +324,10 @@ def test_report_only_redraws_from_the_results_file_alone(tmp_path, capsys):
     assert main(["study", "--report-only", "--out", str(out)]) == 0
     html = (out / "report.html").read_text()
     assert "ds_asym vs grpo: pass@1 +0.500" in html and "grpo vs base:" in html
+    capsys.readouterr()
+    assert main(["study", "--report-only", "--markdown", "--out", str(out)]) == 0
+    md = capsys.readouterr().out
+    assert "| setting | seeds | pass@1 |" in md and "| ds_asym | 3 |" in md  # the README's table
     assert main(["study", "--report-only", "--out", str(tmp_path / "empty")]) == 2
     assert "no study results" in capsys.readouterr().err
 

@@ -262,9 +262,13 @@ def _bars(means, halves, top: float | None) -> dict:
 
 
 def _trace(line: Line, style: dict, metric: str, mask, legend: bool) -> go.Scatter:
-    """The line through the sweep's points (sorted by pass@1); a diverged point is a cross, cut
+    """The line through the sweep's points (in knob order, else by pass@1); a diverged point is a cross, cut
     off from the line by a gap (None), so the line never runs through a collapsed run."""
-    good = sorted((p for p in line.points if not p.diverged), key=lambda p: point_xy(p, metric, mask)[0])
+    good = [p for p in line.points if not p.diverged]
+    if all(p.knob is not None for p in good):  # the path the knob walks (|knob|: 0 is GRPO)
+        good.sort(key=lambda p: abs(p.knob))
+    else:
+        good.sort(key=lambda p: point_xy(p, metric, mask)[0])
     cols = {k: [] for k in ("x", "hx", "y", "hy", "text", "hover", "symbol", "size")}
     for p in good + [p for p in line.points if p.diverged]:
         if p.diverged and cols["x"]:
@@ -349,8 +353,23 @@ def frontier_figure(
             fig.data[-1].legendrank = 1 + drawn.index(ln)
         if world["base"] is not None:
             fig.add_trace(_base_trace(world["base"], ym, masks[i], panel == 0), **pos)
-        fig.update_xaxes(title_text="pass@1 (correctness)", **pos)
-        fig.update_yaxes(title_text=_y_title(ym, n), **pos)
+        xr, yr, off = _ranges(world, drawn, ym, masks[i])
+        fig.update_xaxes(title_text="pass@1 (correctness)", range=xr, **pos)
+        fig.update_yaxes(title_text=_y_title(ym, n), range=yr, **pos)
+        if off:
+            ax = "" if panel == 0 else str(panel + 1)
+            fig.add_annotation(
+                text="off the axes: " + "<br>".join(off),
+                xref=f"x{ax} domain",
+                yref=f"y{ax} domain",
+                x=0.01,
+                y=0.01,
+                xanchor="left",
+                yanchor="bottom",
+                showarrow=False,
+                align="left",
+                font=dict(size=10, color="#555"),
+            )
     key = (
         "lines join a method's sweep from GRPO (its knob = 0) on (labels: the knob; hover: every point)"
         " · bars: 95% intervals over seeds · ×: a diverged run · ○: the base model"
@@ -367,6 +386,40 @@ def frontier_figure(
     return fig
 
 
+def _ranges(world: dict, drawn: list[Line], metric: str, mask):
+    """Axis ranges that fit the stable points, their seed intervals and the base model (a diverged
+    run at pass@1 0 would squash every other point into a corner), and a line for each diverged
+    point left outside them."""
+    xs, ys, bad = [], [], []
+    for ln in drawn:
+        for p in ln.points:
+            x, hx, y, hy = point_xy(p, metric, mask)
+            if p.diverged:
+                bad.append((p, x, y))
+            else:
+                xs += [x - hx, x + hx] if math.isfinite(hx) else [x]
+                ys += [y - hy, y + hy] if math.isfinite(hy) else [y]
+    if world["base"] is not None:
+        bx, by = (_values([world["base"]], m, mask)[None] for m in ("pass@1", metric))
+        xs.append(float(bx.mean()))
+        ys.append(float(np.nanmean(by)))
+    if not xs:
+        return None, None, []
+
+    def pad(v):
+        lo, hi = min(v), max(v)
+        d = (hi - lo) * 0.06 or 0.01
+        return [max(lo - d, 0.0 if lo >= 0 else lo - d), hi + d]
+
+    xr, yr = pad(xs), pad(ys)
+    off = [
+        f"{p.setting} (diverged: pass@1 {x:.3f}, {metric_words(metric)} {y:.3f})"
+        for p, x, y in bad
+        if not (xr[0] <= x <= xr[1] and yr[0] <= y <= yr[1])
+    ]
+    return xr, yr, off
+
+
 def _count(n: int) -> str:
     return f"{n} problem" + ("s" if n != 1 else "")
 
@@ -377,19 +430,35 @@ def _y_title(metric: str, n: int) -> str:
     return f"{metric} (solved within {metric[5:]} samples)"
 
 
+GROUPS = (
+    ("GRPO, GRPO + KL, DS and the entropy bonus", ("grpo", "grpo_kl", "ds", "entropy_bonus")),
+    ("DS against the rivals", ("grpo", "ds", "unlikeliness", "passk", "clipcov", "klcov")),
+)
+"""The main lines, drawn in two figures per y metric so that a panel stays readable: the paper's
+comparison (DS against entropy regularisation and a KL), then DS against the newer rivals (a group
+drawn only when it has a line besides GRPO and DS). Families in neither share the first."""
+
+
 def frontier_figures(rows: list[dict], metrics=("pass@n", "distinct_correct")) -> list[go.Figure]:
-    """Per world: for each y metric, the main figure (GRPO and one line per method family, all four
-    buckets), then one overall figure of the remaining lines (fixed variants, ablations) with the
-    DS line for reference, split so that no panel holds more than 8 traces."""
+    """Per world: for each group of :data:`GROUPS` and each y metric a figure of its main lines
+    (one per method family, all four buckets), then one overall figure of the remaining lines
+    (fixed variants, ablations) with the DS line for reference, no panel above 8 traces."""
     figs = []
+    known = {f for _, fams in GROUPS for f in fams}
     for (task, model), w in worlds(rows).items():
         all_lines = lines(w)
         if not all_lines:
             continue
         main, rest = pick_lines(all_lines)
-        head = f"{task} ({model}): each method's sweep, mean ± 95% interval over seeds"
-        for m in metrics:
-            figs.append(frontier_figure(w, main, m, title=f"{head}; y = {metric_words(y_metric(w['n'], m))}"))
+        for k, (what, fams) in enumerate(GROUPS):
+            drawn = [ln for ln in main if ln.family in fams or (k == 0 and ln.family not in known)]
+            if k and not any(ln.family not in ("grpo", "ds") for ln in drawn):
+                continue
+            head = f"{task} ({model}): {what}, each a sweep; mean ± 95% interval over seeds"
+            for m in metrics:
+                figs.append(
+                    frontier_figure(w, drawn, m, title=f"{head}; y = {metric_words(y_metric(w['n'], m))}")
+                )
         ds = [ln for ln in main if ln.family == "ds"]
         per = MAX_TRACES - 1 - len(ds)
         for k in range(0, len(rest), per):

@@ -526,8 +526,13 @@ def frontier_blocks(world: dict) -> list:
     rows = [r for rs in world["settings"].values() for r in rs] + [world["base"]] * (
         world["base"] is not None
     )
-    summary = frontier_summary(rows)
-    if not summary or not any(r.get("sweep") for r in rows):
+    if not any(r.get("sweep") for r in rows):
+        return []
+    try:
+        summary = frontier_summary(rows)
+    except ValueError as err:  # per-problem solution counts not recoverable
+        return [f"<p class='note'>No frontiers: {html.escape(str(err))}.</p>"]
+    if not summary:
         return []
     return [
         FRONTIER_INTRO,
