@@ -52,6 +52,8 @@ def method_label(loss: dict | None) -> str:
     'DS-GRPO (γp = 0.01, γn = 0.01, mean log-prob) + KL (β = 0.02)'
     >>> method_label({"gamma_p": 1.0, "ds_where": "score", "normalize_std": False})
     'DS-GRPO (γp = 1, γn = 0, summed log-prob, score-level: centred, no std)'
+    >>> [method_label({"passk_k": 8}), method_label({"unlikeliness_coef": 0.5, "ds_logp": "mean"})]
+    ['pass@k advantage (k = 8)', 'unlikeliness reward (β = 0.5)']
     >>> [method_label(x) for x in ({}, {"normalize_std": False}, {"entropy_coef": -0.1}, None)]
     ['GRPO', 'GRPO (no std division)', 'entropy penalty (0.1)', 'base model (adapter off)']
 
@@ -78,7 +80,13 @@ def method_label(loss: dict | None) -> str:
     elif fam in ("grpo", "grpo_kl"):
         dr = f["loss_agg"] == "dr-grpo" and not f["normalize_std"]
         core = "Dr.GRPO" if dr else "GRPO" if f["normalize_std"] else "GRPO (no std division)"
-    else:  # a rival family the palette knows (unlikeliness, pass@k, KL-Cov, CISPO)
+    elif fam == "unlikeliness":
+        core = f"unlikeliness reward (β = {num(f['unlikeliness_coef'])})"
+    elif fam == "passk":
+        core = f"pass@k advantage (k = {f['passk_k']})"
+    elif fam == "clipcov":
+        core = f"Clip-Cov (frac = {num(f['clipcov_frac'])})"
+    else:  # a rival family the palette knows without a knob here (KL-Cov, CISPO)
         core = fam.replace("_", " ")
     if f["entropy_coef"] and fam not in ("entropy_bonus", "entropy_penalty"):
         word = "bonus" if f["entropy_coef"] > 0 else "penalty"

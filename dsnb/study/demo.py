@@ -56,7 +56,7 @@ class DemoConfig:
     (with 2, the interval is 12.7 standard errors wide and almost nothing clears it)."""
     steps: int = 100
     """RL steps per run (the default budget is the study's: ``dsnb study`` runs the same cells
-    with 3 seeds, so the demo's numbers can be checked against data/results/study)."""
+    with 3 seeds, so the demo's numbers can be checked against data/results/study_v2_countdown4m)."""
     prompts_per_step: int = 16
     """Prompts per step."""
     group_size: int = 16
@@ -384,8 +384,8 @@ def write_demo_report(path, summary: dict, curves: dict[str, list[list[dict]]]) 
         + "".join(f"<div>{html.escape(x)}</div>" for x in found[1:])
         + (
             f"<div><small>With {n_seeds} only a very large difference can clear the noise: "
-            "<code>dsnb demo --seeds 0 1 2</code> or the study (3 seeds, dsnb/data/results/study) "
-            "tell more.</small></div>"
+            "<code>dsnb demo --seeds 0 1 2</code> or the study (3-5 seeds, "
+            "dsnb/data/results/study_v2_countdown4m) tell more.</small></div>"
             if len(seeds) < 3
             else ""
         )
@@ -399,7 +399,8 @@ def write_demo_report(path, summary: dict, curves: dict[str, list[list[dict]]]) 
         "seed's value in brackets; with 1 the value alone. A difference counts only when the paired 95% "
         "intervals over problems and over seeds both exclude zero (the study's rule); with 2 seeds the "
         "over-seeds interval is 12.7 standard errors wide, so almost nothing can be claimed: "
-        "<code>dsnb study</code> runs the same budget with 3 seeds (dsnb/data/results/study). The "
+        "<code>dsnb study</code> runs the same budget with 3-5 seeds "
+        "(dsnb/data/results/study_v2_countdown4m: the same cells). The "
         f"evaluation set itself is noisy too: the base model's pass@1 has a 95% bootstrap interval of "
         f"{fmt(noise.get('1'))} and its pass@{k8} of {fmt(noise.get(k8))} over problems.</p>",
         "<h2>pass@k on held-out problems</h2><p>Sharpening shows as a trained curve above the base "

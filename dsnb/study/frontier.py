@@ -189,8 +189,9 @@ def pick_lines(all_lines: list[Line], limit: int = MAX_TRACES - 1) -> tuple[list
     def size(ln: Line) -> int:  # its own settings (not the GRPO end [FR3])
         return sum(not p.anchor for p in ln.points)
 
-    for ln in all_lines:
-        if ln.family not in best or size(ln) > size(best[ln.family]):
+    for ln in all_lines:  # ties: the family's plain line (key = family), else the first
+        have = best.get(ln.family)
+        if have is None or (size(ln), ln.key == ln.family) > (size(have), have.key == have.family):
             best[ln.family] = ln
     rank = {f: i for i, f in enumerate(order)}
     # GRPO always; then sweeps (2+ points) before single settings; then the palette's order
