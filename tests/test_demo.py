@@ -32,9 +32,9 @@ def test_quick_demo_writes_summary_report_and_table(tiny_model_dir, tmp_path, mo
     assert f"{g['pass@1']:.3f} ({g['per_seed'][0]['pass@1']:.3f}, {g['per_seed'][1]['pass@1']:.3f})" in out
     header = next(line for line in out.splitlines() if line.startswith("method")).split()
     assert header == ["method", "pass@1", "pass@8", "distinct_correct", "coverage"]  # n = 8: one pass@8
-    assert "DS-GRPO (γp = 1, γn = 0, summed log-prob) vs GRPO:" in out  # the finding, in the terminal too
+    assert "DS-GRPO (γp = 3, γn = 0, summed log-prob) vs GRPO:" in out  # the finding, in the terminal too
     assert (
-        "Finding" in html and "DS-GRPO (γp = 1, γn = 0, summed log-prob)" in html and "{'gamma_p'" not in html
+        "Finding" in html and "DS-GRPO (γp = 3, γn = 0, summed log-prob)" in html and "{'gamma_p'" not in html
     )
     runs = sorted(p.name for p in (tmp_path / "demo" / "runs").iterdir())
     assert runs == ["ds_s0", "ds_s1", "entropy_bonus_s0", "entropy_bonus_s1", "grpo_s0", "grpo_s1"]

@@ -222,14 +222,19 @@ def dry_run(cfg, arch, warmup: int = 0):
     ``dsnb.rl.offline.random_model``), after `warmup` unprobed steps, and the memory model's
     prediction for the same shapes: returns (StepProbe, MemoryPrediction, compare rows). P and T
     are read off the real rollout (prompts are padded to the batch's longest; a completion may
-    stop early at eos)."""
+    stop early at eos). On a CPU it runs without oneDNN (``torch.backends.mkldnn``): on CPUs with
+    native bf16 (avx512_bf16, AMX) oneDNN caches reordered copies of the weights on their first
+    use, ~9x the predicted sampling peak of a small bf16 model's step 1, memory no GPU step holds
+    and the model does not predict."""
     from dsnb.rl.memory import predict_memory
     from dsnb.rl.trainer import Trainer
 
-    trainer = Trainer(cfg, progress=False)
-    for _ in range(warmup):
-        trainer.train_step()
-    probe = probe_step(trainer)
+    on_cpu = cfg.policy.device == "cpu" or (cfg.policy.device == "auto" and not torch.cuda.is_available())
+    with torch.backends.mkldnn.flags(enabled=not on_cpu):
+        trainer = Trainer(cfg, progress=False)
+        for _ in range(warmup):
+            trainer.train_step()
+        probe = probe_step(trainer)
     roll = trainer.last_batch.rollout
     P, T = roll.prompt_ids.shape[1], roll.completion_ids.shape[1]
     dtype = str(trainer.policy.dtype).removeprefix("torch.")
