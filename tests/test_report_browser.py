@@ -126,7 +126,8 @@ def test_every_figure_of_the_report_renders_with_titled_axes(name, make, browser
     if name in ("demo", "study"):
         legends = [t for f in figs for t in f["legend"]]
         assert any(t.startswith("thin line") for t in legends) and any(t.startswith("band") for t in legends)
-        assert "DS-GRPO (γp = 1, γn = 0, summed log-prob)" in html and "{'gamma_p'" not in html
+        gamma = "3" if name == "demo" else "1"  # the demo's preset; the first-edition study's ds_asym
+        assert f"DS-GRPO (γp = {gamma}, γn = 0, summed log-prob)" in html and "{'gamma_p'" not in html
     # every log-k axis is ticked 1, 2, 4, ..., n (a pass@k axis reads "1 2 4 8 16 32 64")
     logk = {t for f in figs for t in f["logk"] if t.startswith("1,2,4")}
     n = 1024 if name == "theory" else 64

@@ -26,7 +26,7 @@ def test_the_demo_methods_are_named_by_their_variant():
     labels = {m: method_label(loss) for m, loss in DEMO_METHODS.items()}
     assert labels == {
         "grpo": "GRPO",
-        "ds": "DS-GRPO (γp = 1, γn = 0, summed log-prob)",
+        "ds": "DS-GRPO (γp = 3, γn = 0, summed log-prob)",
         "entropy_bonus": "entropy bonus (0.1)",
     }
 
