@@ -227,9 +227,10 @@ def dry_run(cfg, arch, warmup: int = 0):
     use, ~9x the predicted sampling peak of a small bf16 model's step 1, memory no GPU step holds
     and the model does not predict."""
     from dsnb.rl.memory import predict_memory
+    from dsnb.rl.policy import detect_device
     from dsnb.rl.trainer import Trainer
 
-    on_cpu = cfg.policy.device == "cpu" or (cfg.policy.device == "auto" and not torch.cuda.is_available())
+    on_cpu = detect_device(cfg.policy.device) == "cpu"
     with torch.backends.mkldnn.flags(enabled=not on_cpu):
         trainer = Trainer(cfg, progress=False)
         for _ in range(warmup):

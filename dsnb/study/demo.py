@@ -23,9 +23,8 @@ from dsnb.report.labels import BASE_LABEL, method_label
 from dsnb.report.noise import seed_words
 from dsnb.report.page import page
 from dsnb.report.palette import family, styles
-from dsnb.rl.evaluate import evaluate
 from dsnb.rl.trainer import TrainConfig, Trainer, load_metrics
-from dsnb.study.cell import eval_fields, eval_set_id, model_fingerprint
+from dsnb.study.cell import eval_fields, eval_set_id, evaluate_cell, model_fingerprint
 from dsnb.study.cell import train_config as cell_train_config
 from dsnb.study.grid import Setting, StudyConfig
 from dsnb.study.report import bucket_html, setting_vs, verdict_table
@@ -105,38 +104,37 @@ class DemoConfig:
         return cls(**{**dict(steps=3, prompts_per_step=4, group_size=4, eval_problems=6, eval_n=8), **kw})
 
 
-def train_config(cfg: DemoConfig, method: str, seed: int) -> TrainConfig:
-    """A demo run is a study cell (``dsnb.study.cell.train_config``: the nano preset, the budget,
-    the method's loss), checkpointed every third of its steps; a budget under 10 steps trains on 64
-    problems."""
-    setting = Setting(method, DEMO_METHODS[method], {}, cfg.task, cfg.model)
-    budget = StudyConfig(
-        seeds=cfg.seeds, steps=cfg.steps, prompts_per_step=cfg.prompts_per_step, group_size=cfg.group_size
+def budget(cfg: DemoConfig) -> StudyConfig:
+    """The demo's budget as the study states it (training and evaluation): a demo run is a study
+    cell, trained by ``dsnb.study.cell.train_config`` and evaluated by ``evaluate_cell``."""
+    return StudyConfig(
+        seeds=cfg.seeds,
+        steps=cfg.steps,
+        prompts_per_step=cfg.prompts_per_step,
+        group_size=cfg.group_size,
+        eval_problems=cfg.eval_problems,
+        eval_n=cfg.eval_n,
     )
+
+
+def train_config(cfg: DemoConfig, method: str, seed: int) -> TrainConfig:
+    """A demo run is a study cell (the nano preset, the budget, the method's loss), checkpointed
+    every third of its steps; a budget under 10 steps trains on 64 problems."""
+    setting = Setting(method, DEMO_METHODS[method], {}, cfg.task, cfg.model)
     tcfg = replace(
-        cell_train_config(setting, seed, budget, Path(cfg.out)), checkpoint_every=max(1, cfg.steps // 3)
+        cell_train_config(setting, seed, budget(cfg), Path(cfg.out)), checkpoint_every=max(1, cfg.steps // 3)
     )
     return replace(tcfg, n_train_problems=64) if cfg.steps < 10 else tcfg
 
 
-def run_one(
-    cfg: DemoConfig, method: str, seed: int, problems, task, base_needed: bool, progress: bool = True
-):
-    """Train (or resume, or reuse) one run, then evaluate it (and the base model once)."""
+def run_one(cfg: DemoConfig, method: str, seed: int, problems, base_needed: bool, progress: bool = True):
+    """Train (or resume, or reuse) one run, then evaluate it (and the base model once) with the
+    study's evaluation settings."""
     tcfg = train_config(cfg, method, seed)
     trainer = Trainer(tcfg, progress=progress, resume=True)  # continues an interrupted run
     if trainer.step < tcfg.steps:
         trainer.train()
-    res = evaluate(
-        trainer.policy,
-        problems,
-        task,
-        n=cfg.eval_n,
-        max_new_tokens=tcfg.max_new_tokens,
-        temperature=tcfg.temperature,
-        base=base_needed,
-    )
-    return res
+    return evaluate_cell(trainer, problems, budget(cfg), base=base_needed)
 
 
 def run_demo(cfg: DemoConfig) -> dict:
@@ -144,15 +142,14 @@ def run_demo(cfg: DemoConfig) -> dict:
     t0 = time.time()
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
-    task = get_task(cfg.task)
-    problems = task.load("eval", cfg.eval_problems, seed=0)
+    problems = get_task(cfg.task).load("eval", cfg.eval_problems, seed=0)
     cells = [(m, s) for s in cfg.seeds for m in cfg.methods]
     if cfg.workers() > 1:
         per_run, base = run_parallel(cfg, cells)
     else:
         per_run, base = {}, None
         for method, seed in cells:
-            rows = cell_rows(cfg, method, seed, problems, task, base_needed=base is None)
+            rows = cell_rows(cfg, method, seed, problems, base_needed=base is None)
             base = base or rows["base"]
             per_run[(method, seed)] = rows["policy"]
     summary = summarize(cfg, per_run, base)
@@ -165,9 +162,9 @@ def run_demo(cfg: DemoConfig) -> dict:
     return summary
 
 
-def cell_rows(cfg: DemoConfig, method, seed, problems, task, base_needed: bool, progress: bool = True):
+def cell_rows(cfg: DemoConfig, method, seed, problems, base_needed: bool, progress: bool = True):
     """One run trained and evaluated: {"policy": its eval row, "base": the base's row or None}."""
-    res = run_one(cfg, method, seed, problems, task, base_needed, progress)
+    res = run_one(cfg, method, seed, problems, base_needed, progress)
     base = eval_row(res["base"], res["raw"]["base"], cfg.eval_n, None, problems) if base_needed else None
     return {"policy": eval_row(res["policy"], res["raw"]["policy"], cfg.eval_n, seed, problems), "base": base}
 
@@ -177,9 +174,8 @@ def _worker(cfg: DemoConfig, method: str, seed: int, base_needed: bool) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    task = get_task(cfg.task)
-    problems = task.load("eval", cfg.eval_problems, seed=0)
-    return cell_rows(cfg, method, seed, problems, task, base_needed, progress=False)
+    problems = get_task(cfg.task).load("eval", cfg.eval_problems, seed=0)
+    return cell_rows(cfg, method, seed, problems, base_needed, progress=False)
 
 
 def run_parallel(cfg: DemoConfig, cells: list) -> tuple[dict, dict]:
