@@ -260,7 +260,7 @@ def parser() -> argparse.ArgumentParser:
         "says nothing about the methods (default: off)",
     )
     d.add_argument("--seeds", type=int, nargs="+", metavar="S", help="training seeds (default: 0 1 2)")
-    d.add_argument("--steps", type=int, help="RL steps per run (default: 100; --quick: 3)")
+    d.add_argument("--steps", type=int, help="RL steps per run (default: 60; --quick: 3)")
     d.add_argument(
         "--methods", nargs="+", metavar="M", help="methods to train (default: grpo ds entropy_bonus)"
     )
@@ -292,8 +292,8 @@ def parser() -> argparse.ArgumentParser:
     n = sub.add_parser(
         "nano",
         help="pretrain a nano model (minutes on a CPU)",
-        description="Pretrain the tiny Llamas that dsnb ships (dsnb/data/nano, --preset multi for "
-        "dsnb/data/nano4m), or any shipped one's recipe; seeded, so a rerun rebuilds the same model.",
+        description="Pretrain the tiny Llamas that dsnb ships (dsnb/data/nano, --preset wide for "
+        "dsnb/data/nano4w), or any shipped one's recipe; seeded, so a rerun rebuilds the same model.",
     )
     n.add_argument("action", choices=["pretrain"], help="what to do (only: pretrain)")
     n.add_argument("--out", default="runs/nano_model", help="model directory (default: runs/nano_model)")
@@ -313,12 +313,13 @@ def parser() -> argparse.ArgumentParser:
     )
     n.add_argument(
         "--preset",
-        choices=["default", "multi", "smoke"],
+        choices=["default", "wide", "multi", "smoke"],
         default="default",
-        help="default: the 3-number model (dsnb/data/nano); multi: the flagship countdown4m model "
-        "(dsnb/data/nano4m: 4 numbers 2..10, targets <= 25, most problems with several solutions; 3x128, "
-        "800 steps, no deliberate mistakes, instances drawn by TinyZero's random-expression weight; "
-        "about 11 minutes on one core; docs/world_search.md says why) (default: default)",
+        help="default: the 3-number model (dsnb/data/nano); wide: the flagship countdown4m model "
+        "(dsnb/data/nano4w: 3x128, pretrained on every identity-free instance of 4 numbers 2..13 with "
+        "targets <= 50, held-out ones excluded, no deliberate mistakes, drawn by TinyZero's "
+        "random-expression weight, 3200 steps); multi: countdown4m's first model (dsnb/data/nano4m: "
+        "the world's own train split, 800 steps); docs/world_search.md says why (default: default)",
     )
     n.add_argument(
         "--smoke", action="store_true", help="a seconds-long smoke model, for tests (default: off)"

@@ -15,6 +15,7 @@ distinct correct solutions per instance when sampled: a base model worth sharpen
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import random
@@ -38,7 +39,10 @@ OPS = "+-*/"
 MULTI = dict(
     num_count=4, hi=10, world="countdown4m", scratchpad=False, mistake_frac=0.0, context=96, steps=800
 )
-"""The countdown4m recipe (see :meth:`NanoConfig.multi` and docs/world_search.md for why)."""
+"""The first countdown4m recipe (dsnb/data/nano4m; see :meth:`NanoConfig.multi`)."""
+WIDE = dict(MULTI, pool_hi=13, pool_max_target=50, steps=3200)
+"""The countdown4m recipe (dsnb/data/nano4w): MULTI pretrained on every identity-free instance of
+4 numbers from 2..13 with targets <= 50, four times as long (docs/world_search.md says why)."""
 
 
 @dataclass
@@ -73,6 +77,16 @@ class NanoConfig:
     """Pretrain on the train split of this Countdown world's problem file (e.g. "countdown4m"),
     instances drawn by their random-expression weight; "" = draw n_instances random instances
     from num_count, lo, hi (the 3- and 4-number models)."""
+    pool_hi: int = 0
+    """Widen the pretraining pool past the world's problem file: every instance of num_count
+    distinct numbers lo..pool_hi with a target 1..pool_max_target (held-out ones never, by the
+    same hash), drawn by its random-expression weight, identity variants never shown. 0 = the
+    world's train split only. (Why: docs/world_search.md.)"""
+    pool_max_target: int = 25
+    """Largest target of the widened pool (with pool_hi)."""
+    pool_identity_free: bool = True
+    """With pool_hi: keep only the instances without identity variants (the world's own rule);
+    False keeps every instance and shows its solutions that are not identity variants."""
     scratchpad: bool = False
     """Write the solution's steps before the answer, each a two-number operation followed by the
     numbers left (``9+7|2 5 16|16+5|2 21|21+2<answer>9+7+5+2</answer>``), so that every step is a
@@ -94,6 +108,10 @@ class NanoConfig:
 
             if self.world not in WORLDS:
                 raise ValueError(f"world={self.world!r}: choose one of {sorted(WORLDS)} or '' (random)")
+        if self.pool_hi and (self.num_count != 4 or self.pool_hi < self.lo + 3 or self.pool_max_target < 1):
+            raise ValueError(
+                "pool_hi widens a 4-number pool: need pool_hi >= lo + 3 and pool_max_target >= 1"
+            )
         if self.layers < 1 or self.width % self.heads or self.context < 16:
             raise ValueError("need layers >= 1, a width the heads divide and a context of >= 16 positions")
 
@@ -104,8 +122,13 @@ class NanoConfig:
 
     @classmethod
     def multi(cls, **kw):
-        """The flagship multiplicity world's model (dsnb/data/nano4m, task countdown4m)."""
+        """The multiplicity world's first model (dsnb/data/nano4m, task countdown4m)."""
         return cls(**{**MULTI, **kw})
+
+    @classmethod
+    def wide(cls, **kw):
+        """The flagship multiplicity world's model (dsnb/data/nano4w, task countdown4m)."""
+        return cls(**{**WIDE, **kw})
 
 
 def build_tokenizer(scratchpad: bool = False):
@@ -214,8 +237,28 @@ def scratchpad(expr: str, nums) -> str | None:
     return STATE_SEP.join(parts[:-1])  # no state after the last step: it is the target
 
 
+def wide_pool(cfg: NanoConfig) -> list[tuple[countdown.Instance, float, list[str]]]:
+    """(instance, draw weight, solutions) of the widened pool (``cfg.pool_hi``), in enumeration
+    order, the numbers of each in a seeded random order."""
+    from dsnb.tasks.arith import render
+    from dsnb.tasks.data import enumerate_instances, expression_weight
+    from dsnb.tasks.solver import has_identity
+
+    rng, pool = random.Random(cfg.seed), []
+    rows = enumerate_instances(4, cfg.lo, cfg.pool_hi, cfg.pool_max_target, 1, cfg.pool_identity_free)
+    for ms, t, exprs in rows:
+        sols = sorted({text for text in (render(e.form) for e in exprs) if not has_identity(text)})
+        if sols and not is_heldout(ms, t):
+            nums = list(ms)
+            rng.shuffle(nums)
+            pool.append((countdown.Instance(tuple(nums), t), expression_weight(ms, t), sols))
+    return pool
+
+
 def pool_instances(cfg: NanoConfig) -> list[tuple[countdown.Instance, float]]:
     """(instance, draw weight) for pretraining; held-out instances never enter."""
+    if cfg.pool_hi:
+        return [(inst, w) for inst, w, _ in wide_pool(cfg)]
     if cfg.world:
         rows = countdown_rows("train", None, cfg.world)
         return [(countdown.Instance(tuple(r["nums"]), r["target"]), r.get("weight", 1.0)) for r in rows]
@@ -229,8 +272,11 @@ def example_pool(cfg: NanoConfig):
     """[(prompt, [(completion, weight), ...], draw weight)] for the pretraining instances; with
     a scratchpad only the solutions whose steps all have short text are shown."""
     pool = []
-    for inst, weight in pool_instances(cfg):
-        sols = sorted(countdown.solve(inst.nums, inst.target), key=lambda s: style_preference(shape_rank(s)))
+    given = wide_pool(cfg) if cfg.pool_hi else [(i, w, None) for i, w in pool_instances(cfg)]
+    for inst, weight, sols in given:
+        sols = sorted(
+            sols or countdown.solve(inst.nums, inst.target), key=lambda s: style_preference(shape_rank(s))
+        )
         if cfg.scratchpad:
             sols = [s for s in sols if scratchpad(s, inst.nums) is not None]
         weights = [1.0 / (r + 1) ** cfg.zipf_s for r in range(len(sols))]
@@ -245,9 +291,12 @@ def render_completion(expr: str, nums, cfg: NanoConfig) -> str:
     return f"{steps}<answer>{expr}</answer>" if steps else f"<answer>{expr}</answer>"
 
 
-def draw_example(pool, cfg: NanoConfig, rng: random.Random) -> tuple[str, str]:
-    """One (prompt, completion) pair: a skew-weighted solution or a mistake made from one."""
-    prompt, sols, _ = rng.choices(pool, weights=[w for _, _, w in pool])[0]
+def draw_example(pool, cfg: NanoConfig, rng: random.Random, cum_weights=None) -> tuple[str, str]:
+    """One (prompt, completion) pair: a skew-weighted solution or a mistake made from one.
+    ``cum_weights``: the pool's cumulative draw weights, computed once by the caller (the same
+    draws as without them; summing 16k weights per draw was most of a pretraining step)."""
+    cum_weights = cum_weights or list(itertools.accumulate(w for _, _, w in pool))
+    prompt, sols, _ = rng.choices(pool, cum_weights=cum_weights)[0]
     expr = rng.choices([s for s, _ in sols], weights=[w for _, w in sols])[0]
     nums = [int(x) for x in prompt.split("=")[0].split()]
     if rng.random() < cfg.mistake_frac:
@@ -284,6 +333,7 @@ def pretrain(cfg: NanoConfig, out: str | Path, progress: bool = True) -> Path:
     tok = build_tokenizer(cfg.scratchpad)
     model = build_model(cfg, len(tok))
     pool = example_pool(cfg)
+    cum = list(itertools.accumulate(w for _, _, w in pool))
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     warm = max(1, cfg.steps // 16)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -292,7 +342,7 @@ def pretrain(cfg: NanoConfig, out: str | Path, progress: bool = True) -> Path:
     model.train()
     start, bar = time.time(), tqdm(range(cfg.steps), desc="nano pretrain", disable=not progress)
     for _ in bar:
-        ids, mask = encode_batch(tok, [draw_example(pool, cfg, rng) for _ in range(cfg.batch_size)])
+        ids, mask = encode_batch(tok, [draw_example(pool, cfg, rng, cum) for _ in range(cfg.batch_size)])
         logits = model(input_ids=ids, attention_mask=(ids != tok.pad_token_id).long()).logits[:, :-1]
         nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), ids[:, 1:], reduction="none")
         loss = (nll * mask[:, 1:]).sum() / mask[:, 1:].sum()

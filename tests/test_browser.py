@@ -7,7 +7,7 @@ page?) and the measured seconds in test-artifacts/browser_seconds.json.
 
 Needs /usr/bin/chromium (Debian package) and the playwright Python package (never
 `playwright install`); skipped with the reason otherwise. The notebook runs with its real
-settings on a tiny model (DSNB_NANO, DSNB_NANO4M), so training is slow enough to steer and fast to start.
+settings on a tiny model (DSNB_NANO, DSNB_NANO4W), so training is slow enough to steer and fast to start.
 """
 
 import json
@@ -56,7 +56,7 @@ def lab(tmp_path, tiny_model_dir):
     env = {k: v for k, v in os.environ.items() if k != "DSNB_SMOKE"}  # the real settings
     env.update(
         DSNB_NANO=tiny_model_dir,
-        DSNB_NANO4M=tiny_model_dir,  # notebook 03 trains on the flagship world
+        DSNB_NANO4W=tiny_model_dir,  # notebook 03 trains on the flagship world
         JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"),
         JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"),
         JUPYTER_DATA_DIR=str(tmp_path / "data"),

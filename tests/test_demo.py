@@ -10,7 +10,7 @@ from dsnb.study.demo import DemoConfig, run_demo
 
 def test_quick_demo_writes_summary_report_and_table(tiny_model_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DSNB_NANO", tiny_model_dir)
-    monkeypatch.setenv("DSNB_NANO4M", tiny_model_dir)  # the demo's world is countdown4m
+    monkeypatch.setenv("DSNB_NANO4W", tiny_model_dir)  # the demo's world is countdown4m
     cfg = DemoConfig.quick(out=str(tmp_path / "demo"), seeds=[0, 1])  # 2 seeds: each one's value shown
     summary = run_demo(cfg)
     saved = json.loads((tmp_path / "demo" / "summary.json").read_text())
@@ -61,7 +61,7 @@ def test_runs_trained_in_parallel_processes_give_the_same_summary_as_one_process
     tiny_model_dir, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("DSNB_NANO", tiny_model_dir)
-    monkeypatch.setenv("DSNB_NANO4M", tiny_model_dir)  # inherited by the spawned workers
+    monkeypatch.setenv("DSNB_NANO4W", tiny_model_dir)  # inherited by the spawned workers
     kw = dict(seeds=[0], methods=["grpo", "ds"], eval_problems=4, eval_n=4)
     one = run_demo(DemoConfig.quick(out=str(tmp_path / "one"), jobs=1, **kw))
     two = run_demo(DemoConfig.quick(out=str(tmp_path / "two"), jobs=2, **kw))

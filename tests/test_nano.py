@@ -17,7 +17,34 @@ def test_the_default_recipe_is_the_one_the_shipped_nano_model_was_made_with():
     four = json.loads(shipped.path("nano4", "dsnb_nano.json").read_text())["recipe"]
     assert NanoConfig(**four) == NanoConfig(num_count=4, mistake_frac=0.55)  # what the nano4 hint says
     multi = json.loads(shipped.path("nano4m", "dsnb_nano.json").read_text())["recipe"]
-    assert multi == asdict(NanoConfig.multi())  # `dsnb nano pretrain --preset multi`
+    assert NanoConfig(**multi) == NanoConfig.multi()  # `dsnb nano pretrain --preset multi`
+    wide = json.loads(shipped.path("nano4w", "dsnb_nano.json").read_text())["recipe"]
+    assert wide == asdict(NanoConfig.wide())  # `dsnb nano pretrain --preset wide`
+
+
+def test_the_wide_pool_holds_no_held_out_instance_and_no_identity_variant():
+    """The flagship model's pool: every instance of the wider range, but never one that any world
+    evaluates on (the held-out hash), and never a solution that is an identity variant."""
+    from dsnb.nano import example_pool
+    from dsnb.tasks.data import is_heldout
+    from dsnb.tasks.registry import get_task
+    from dsnb.tasks.solver import has_identity
+
+    cfg = NanoConfig.wide(pool_hi=9, pool_max_target=30)
+    pool = example_pool(cfg)
+    keys = {
+        (tuple(sorted(int(x) for x in p.split("=")[0].split())), int(p.split("=")[1][:-1]))
+        for p, _, _ in pool
+    }
+    evl = {
+        (tuple(sorted(p.columns["nums"])), p.columns["target"])
+        for p in get_task("countdown4m").load("eval", None)
+    }
+    assert len(keys) == len(pool) > 1000 and not keys & evl and not any(is_heldout(*k) for k in keys)
+    assert not any(has_identity(s) for _, sols, _ in pool for s, _ in sols)
+    assert all(max(k[0]) <= 9 and k[1] <= 30 for k in keys) and any(max(k[0]) == 9 for k in keys)
+    with pytest.raises(ValueError, match="pool_hi"):
+        NanoConfig.wide(pool_hi=4)
 
 
 def test_the_multi_recipe_pretrains_on_exactly_the_train_split_of_its_world():
@@ -73,3 +100,25 @@ def test_pretrain_from_a_recipe_file_with_overrides(tmp_path, capsys):
     assert (out / "model.safetensors").exists() and "nano model written" in capsys.readouterr().out
     assert main(["nano", "pretrain", "--mistake-frac", "1.5", "--out", str(tmp_path / "bad")]) == 2
     assert "mistake_frac" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_drawing_with_precomputed_cumulative_weights_draws_the_same_examples():
+    """pretrain sums the pool's draw weights once (it was most of a step on the wide pool); the
+    draws must be the ones drawing with the weights themselves gives, or the shipped model changes."""
+    import itertools
+    import random
+
+    from dsnb.nano import draw_example, example_pool
+
+    cfg = NanoConfig.wide(pool_hi=8, pool_max_target=20)
+    pool = example_pool(cfg)
+    cum = list(itertools.accumulate(w for _, _, w in pool))
+    a, b = random.Random(3), random.Random(3)
+    ours = [draw_example(pool, cfg, a, cum) for _ in range(200)]
+    plain = []
+    for _ in range(200):
+        prompt, sols, _ = b.choices(pool, weights=[w for _, _, w in pool])[0]
+        expr = b.choices([s for s, _ in sols], weights=[w for _, w in sols])[0]
+        b.random()  # the mistake draw (mistake_frac 0: never one)
+        plain.append((prompt, f"<answer>{expr}</answer>"))
+    assert ours == plain and len(set(ours)) > 50

@@ -35,7 +35,7 @@ def executed(tiny_model_dir, tmp_path_factory):
         **os.environ,
         "DSNB_SMOKE": "1",
         "DSNB_NANO": tiny_model_dir,
-        "DSNB_NANO4M": tiny_model_dir,
+        "DSNB_NANO4W": tiny_model_dir,
         "PYTHONWARNINGS": "ignore",
     }
     out = {}

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from dsnb.data import MODEL_ENV
+
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 VENV = "python3 -m venv .venv && . .venv/bin/activate && "
@@ -182,7 +184,7 @@ def test_the_wheel_alone_runs_the_demo_and_loads_every_shipped_model_outside_the
     venv, work = tmp_path / "venv", tmp_path / "elsewhere"
     work.mkdir()
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    leak = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "DSNB_NANO", "DSNB_NANO4", "DSNB_NANO4M", "DSNB_SMOKE")
+    leak = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "DSNB_SMOKE", *MODEL_ENV.values())
     env = {k: v for k, v in os.environ.items() if k not in leak}
     env.update(
         PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
