@@ -63,11 +63,13 @@ def test_the_multi_recipe_pretrains_on_exactly_the_train_split_of_its_world():
     assert pool <= train and len(pool) >= 0.98 * len(train) and not pool & evl
 
 
-@pytest.mark.parametrize("scratchpad", [False, True])
-def test_a_smoke_sized_multi_model_pretrains_and_writes_scratchpads(tmp_path, scratchpad):
-    """The countdown4m recipe at smoke size (the shipped one without, the candidate with a
-    scratchpad): completions that score 1.0, a loss that falls well below a uniform guess, a
-    model that from_pretrained loads and samples from."""
+@pytest.mark.parametrize(
+    "scratchpad,wide", [(False, False), (True, False), (False, True)], ids=["multi", "scratchpad", "wide"]
+)
+def test_a_smoke_sized_multi_model_pretrains_and_writes_scratchpads(tmp_path, scratchpad, wide):
+    """The countdown4m recipes at smoke size (nano4m's, a scratchpad candidate, and the flagship
+    nano4w's wide pool, narrowed to 2..8 so it builds in seconds): completions that score 1.0, a
+    loss that falls well below a uniform guess, a model that from_pretrained loads and samples from."""
     import math
     import random
 
@@ -75,7 +77,8 @@ def test_a_smoke_sized_multi_model_pretrains_and_writes_scratchpads(tmp_path, sc
     from dsnb.rl.policy import Policy, PolicyConfig
     from dsnb.tasks.countdown import score
 
-    cfg = NanoConfig.multi(layers=1, width=32, heads=2, steps=30, batch_size=32, scratchpad=scratchpad)
+    small = dict(layers=1, width=32, heads=2, steps=30, batch_size=32, scratchpad=scratchpad)
+    cfg = NanoConfig.wide(pool_hi=8, pool_max_target=20, **small) if wide else NanoConfig.multi(**small)
     prompt, completion = draw_example(example_pool(cfg), cfg, random.Random(1))
     nums, target = [int(x) for x in prompt.split("=")[0].split()], int(prompt.split("=")[1][:-1])
     assert ("|" in completion.split("<answer>")[0]) == scratchpad and score(completion, nums, target) == 1.0
