@@ -255,25 +255,30 @@ def wide_pool(cfg: NanoConfig) -> list[tuple[countdown.Instance, float, list[str
     return pool
 
 
-def pool_instances(cfg: NanoConfig) -> list[tuple[countdown.Instance, float]]:
-    """(instance, draw weight) for pretraining; held-out instances never enter."""
+def pool_instances(cfg: NanoConfig) -> list[tuple[countdown.Instance, float, list[str] | None]]:
+    """(instance, draw weight, solutions) for pretraining; held-out instances never enter.
+    Solutions None: the solver's (the widened pool brings its own, identity variants left out)."""
     if cfg.pool_hi:
-        return [(inst, w) for inst, w, _ in wide_pool(cfg)]
+        return wide_pool(cfg)
     if cfg.world:
         rows = countdown_rows("train", None, cfg.world)
-        return [(countdown.Instance(tuple(r["nums"]), r["target"]), r.get("weight", 1.0)) for r in rows]
+        return [(countdown.Instance(tuple(r["nums"]), r["target"]), r.get("weight", 1.0), None) for r in rows]
     insts = countdown.generate(
         cfg.n_instances * 10 // 9 + 50, num_count=cfg.num_count, lo=cfg.lo, hi=cfg.hi, seed=cfg.seed
     )
-    return [(inst, 1.0) for inst in insts if not is_heldout(inst.nums, inst.target)][: cfg.n_instances]
+    return [(inst, 1.0, None) for inst in insts if not is_heldout(inst.nums, inst.target)][: cfg.n_instances]
+
+
+def cumulative_weights(pool) -> list[float]:
+    """The pool's cumulative draw weights (what ``random.choices`` computes from the weights)."""
+    return list(itertools.accumulate(w for _, _, w in pool))
 
 
 def example_pool(cfg: NanoConfig):
     """[(prompt, [(completion, weight), ...], draw weight)] for the pretraining instances; with
     a scratchpad only the solutions whose steps all have short text are shown."""
     pool = []
-    given = wide_pool(cfg) if cfg.pool_hi else [(i, w, None) for i, w in pool_instances(cfg)]
-    for inst, weight, sols in given:
+    for inst, weight, sols in pool_instances(cfg):
         sols = sorted(
             sols or countdown.solve(inst.nums, inst.target), key=lambda s: style_preference(shape_rank(s))
         )
@@ -295,7 +300,7 @@ def draw_example(pool, cfg: NanoConfig, rng: random.Random, cum_weights=None) ->
     """One (prompt, completion) pair: a skew-weighted solution or a mistake made from one.
     ``cum_weights``: the pool's cumulative draw weights, computed once by the caller (the same
     draws as without them; summing 16k weights per draw was most of a pretraining step)."""
-    cum_weights = cum_weights or list(itertools.accumulate(w for _, _, w in pool))
+    cum_weights = cum_weights or cumulative_weights(pool)
     prompt, sols, _ = rng.choices(pool, cum_weights=cum_weights)[0]
     expr = rng.choices([s for s, _ in sols], weights=[w for _, w in sols])[0]
     nums = [int(x) for x in prompt.split("=")[0].split()]
@@ -333,7 +338,7 @@ def pretrain(cfg: NanoConfig, out: str | Path, progress: bool = True) -> Path:
     tok = build_tokenizer(cfg.scratchpad)
     model = build_model(cfg, len(tok))
     pool = example_pool(cfg)
-    cum = list(itertools.accumulate(w for _, _, w in pool))
+    cum = cumulative_weights(pool)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01)
     warm = max(1, cfg.steps // 16)
     sched = torch.optim.lr_scheduler.LambdaLR(
