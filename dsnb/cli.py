@@ -318,7 +318,8 @@ def parser() -> argparse.ArgumentParser:
         help="default: the 3-number model (dsnb/data/nano); wide: the flagship countdown4m model "
         "(dsnb/data/nano4w: 3x128, pretrained on every identity-free instance of 4 numbers 2..13 with "
         "targets <= 50, held-out ones excluded, no deliberate mistakes, drawn by TinyZero's "
-        "random-expression weight, 3200 steps); multi: countdown4m's first model (dsnb/data/nano4m: "
+        "random-expression weight, half the style skew (Zipf s = 0.5), 3200 steps); multi: "
+        "countdown4m's first model (dsnb/data/nano4m: "
         "the world's own train split, 800 steps); docs/world_search.md says why (default: default)",
     )
     n.add_argument(
