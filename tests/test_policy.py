@@ -57,6 +57,38 @@ def test_sample_returns_groups_with_masks_after_eos(policy):
         assert (row[n:] == policy.tokenizer.pad_token_id).all()  # padding after it
 
 
+def test_the_copies_of_a_prompt_share_one_prefill_and_sample_what_separate_prefills_would(
+    policy, monkeypatch
+):
+    """sample() prefills each prompt once and repeats its cache G-fold: the model sees B prompt
+    rows, not B·G, and the completions (same seed, prompts of different lengths, adapter on and
+    off) are token for token those of prefilling every copy."""
+    saved = {k: v.clone() for k, v in policy.model.state_dict().items() if "lora_" in k}
+    perturb_lora(policy, 0.3)
+    prompts = ["3 7 12=33:", "12 2 5 9=4:", "8 4=2:"]
+    rows = []
+    hook = policy.model.get_input_embeddings().register_forward_hook(
+        lambda mod, inp, out: rows.append(inp[0].shape)
+    )
+    try:
+        for adapter in (True, False):
+            rows.clear()
+            torch.manual_seed(3)
+            shared = policy.sample(prompts, group_size=4, max_new_tokens=8, adapter=adapter)
+            assert rows[0] == (3, shared.prompt_ids.shape[1] - 1)  # one prefill row per prompt
+            assert all(r == (12, 1) for r in rows[1:])  # then one token per copy per step
+            with monkeypatch.context() as m:
+                m.setattr(policy, "shared_prompt_cache", lambda *a: None)
+                torch.manual_seed(3)
+                separate = policy.sample(prompts, group_size=4, max_new_tokens=8, adapter=adapter)
+            assert torch.equal(shared.completion_ids, separate.completion_ids)
+            assert shared.texts == separate.texts
+    finally:
+        hook.remove()
+        policy.model.load_state_dict(saved, strict=False)  # the module's other tests need a fresh adapter
+    assert policy.shared_prompt_cache(*policy.encode_prompts(prompts), 1) is None  # G = 1: nothing to share
+
+
 def test_reference_is_the_base_model_with_the_adapter_disabled(policy, tiny_model_dir):
     roll = policy.sample(["3 7 12=33:", "5 9 4=41:"], group_size=2, max_new_tokens=8)
     before = policy.token_logp(roll)

@@ -95,3 +95,26 @@ def test_smollm2_trains_its_lora_on_chat_prompts_and_never_its_base_weights(smol
     assert any(not torch.equal(lora0[n], lora1[n]) for n in lora0)  # the adapter learned
     assert all(torch.equal(base0[n], base1[n]) for n in base0)  # the base never moved
     assert trainer.run.latest_checkpoint() is not None
+
+
+def test_smollm2_chat_prompts_share_their_prefill_and_sample_what_separate_prefills_would(
+    smollm2, monkeypatch
+):
+    """The shared prefill on a real model (chat-template prompts of different lengths, a real
+    KV cache): greedy completions equal those of prefilling every copy of the prompt."""
+    import torch
+
+    from dsnb.rl.policy import Policy, PolicyConfig
+    from dsnb.tasks.registry import get_task
+
+    policy = Policy(PolicyConfig(model=smollm2, lora_r=4, lora_alpha=8, device="cpu"))
+    prompts = [p.prompt for p in get_task("countdown3").load("eval", 2, template="chat")]
+    prompts[1] = prompts[1][:-1] + [dict(prompts[1][-1], content=prompts[1][-1]["content"] + " Be brief.")]
+    assert policy.shared_prompt_cache(*policy.encode_prompts(prompts), 2) is not None
+    torch.manual_seed(0)
+    shared = policy.sample(prompts, group_size=2, max_new_tokens=6, temperature=1e-5)
+    monkeypatch.setattr(policy, "shared_prompt_cache", lambda *a: None)
+    torch.manual_seed(0)
+    separate = policy.sample(prompts, group_size=2, max_new_tokens=6, temperature=1e-5)
+    assert int(policy.encode_prompts(prompts)[1][0].sum()) < shared.prompt_ids.shape[1]  # padded left
+    assert torch.equal(shared.completion_ids, separate.completion_ids) and shared.texts == separate.texts

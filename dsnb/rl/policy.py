@@ -353,17 +353,23 @@ class Policy:
         top_p: float = 1.0,
         adapter: bool = True,
     ) -> Rollout:
-        """Sample `group_size` completions per prompt. (B prompts) -> Rollout with N = B·G."""
-        ids, mask = self.encode_prompts(prompts)
-        ids = ids.repeat_interleave(group_size, 0)  # (N, P), group by group
-        mask = mask.repeat_interleave(group_size, 0)
+        """Sample `group_size` completions per prompt. (B prompts) -> Rollout with N = B·G.
+
+        The G copies of a prompt share its prefill: the prompt (but its last token) goes through
+        the model once per prompt, not G times, and generate() starts from that cache repeated
+        G-fold (see :meth:`shared_prompt_cache`)."""
+        prompt_ids, prompt_mask = self.encode_prompts(prompts)
+        ids = prompt_ids.repeat_interleave(group_size, 0)  # (N, P), group by group
+        mask = prompt_mask.repeat_interleave(group_size, 0)
         self._unsloth_mode("inference")
         self.model.eval()
         ctx = contextlib.nullcontext() if adapter else self.model.disable_adapter()
         with torch.no_grad(), ctx, self.autocast():
+            cache = self.shared_prompt_cache(prompt_ids, prompt_mask, group_size)
             out = self.model.generate(
                 input_ids=ids,
                 attention_mask=mask,
+                **(cache or {}),
                 do_sample=True,
                 temperature=temperature,
                 top_p=top_p,
@@ -378,6 +384,25 @@ class Policy:
         comp = comp.masked_fill(cmask == 0, self.tokenizer.pad_token_id)
         texts = self.tokenizer.batch_decode(comp, skip_special_tokens=True)
         return Rollout(ids, mask, comp, cmask, texts)
+
+    def shared_prompt_cache(self, prompt_ids, prompt_mask, group_size: int):
+        """generate()'s keyword for the key/value cache of each prompt but its last token, computed
+        once and repeated `group_size` times (rows group by group, as ``repeat_interleave``), or None where
+        it does not apply (G = 1, one-token prompts, the unsloth backend, a model whose cache
+        cannot be repeated): then generate() prefills every copy itself, with the same result.
+        The last prompt token stays uncached so generate() has a token to start from."""
+        if group_size < 2 or prompt_ids.shape[1] < 2 or self.backend != "hf":
+            return None
+        head, head_mask = prompt_ids[:, :-1], prompt_mask[:, :-1]
+        pos = (head_mask.long().cumsum(-1) - 1).clamp(min=0)  # the positions generate() gives them
+        keep = {"logits_to_keep": 1} if keeps_logits(self.model) else {}  # nothing reads them
+        out = self.model(input_ids=head, attention_mask=head_mask, position_ids=pos, use_cache=True, **keep)
+        name = "cache" if "cache" in out.keys() else "past_key_values"  # transformers >= 5.x: "cache"
+        cache = out.get(name)
+        if cache is None or not hasattr(cache, "batch_repeat_interleave"):
+            return None
+        cache.batch_repeat_interleave(group_size)
+        return {name: cache}
 
     def _unsloth_mode(self, mode: str):
         if self.backend == "unsloth":
