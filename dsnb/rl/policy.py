@@ -394,7 +394,7 @@ class Policy:
         if group_size < 2 or prompt_ids.shape[1] < 2 or self.backend != "hf":
             return None
         head, head_mask = prompt_ids[:, :-1], prompt_mask[:, :-1]
-        pos = (head_mask.long().cumsum(-1) - 1).clamp(min=0)  # the positions generate() gives them
+        pos = positions(head_mask)
         keep = {"logits_to_keep": 1} if keeps_logits(self.model) else {}  # nothing reads them
         out = self.model(input_ids=head, attention_mask=head_mask, position_ids=pos, use_cache=True, **keep)
         name = "cache" if "cache" in out.keys() else "past_key_values"  # transformers >= 5.x: "cache"
@@ -432,7 +432,7 @@ class Policy:
         be (N, P, V) floats that nothing reads."""
         ids = torch.cat([rollout.prompt_ids, rollout.completion_ids], dim=1)  # (N, P + T)
         attn = torch.cat([rollout.prompt_mask, rollout.completion_mask], dim=1)
-        pos = (attn.long().cumsum(-1) - 1).clamp(min=0)  # same positions generate() used
+        pos = positions(attn)
         T = rollout.completion_ids.shape[1]
         keep = {"logits_to_keep": T + 1} if keeps_logits(self.model) else {}
         ctx = contextlib.nullcontext() if adapter else self.model.disable_adapter()
@@ -493,6 +493,12 @@ class Policy:
         """(trainable, total) parameter counts."""
         total = sum(p.numel() for p in self.model.parameters())
         return sum(p.numel() for p in self.trainable_parameters()), total
+
+
+def positions(mask: Tensor) -> Tensor:
+    """Position ids of left-padded rows, the ones generate() gives them: 0 at each row's first real
+    token (padding positions clamp to 0; the mask hides them)."""
+    return (mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
 def keeps_logits(model) -> bool:
