@@ -11,7 +11,9 @@ L = P + T, V vocabulary, H hidden, I MLP width, b = 2 bytes (fp16/bf16) or 4 (fp
 
 - weights: every base parameter, b bytes each (tied embeddings once).
 - LoRA state: the fp32 adapter, its gradient and AdamW's two moments (4 x 4 bytes a parameter).
-- sample: the KV cache for (N, L) tokens, plus the widest prefill layer (the MLP: 4 (N, P, I)).
+- sample: the wider of the prefill (the widest layer, the MLP: 4 (B, P-1, I): the G copies of a
+  prompt share it) and the last decoding step (the KV cache for (N, L) tokens, one layer's keys
+  and values again in fp32 while it attends, the step's (N, V) scores).
 - score (no gradient, m completions at a time): the lm_head's (m, T+1, V) output in b bytes,
   its fp32 copy (16-bit runs) and the temperature-scaled fp32 logits; then logsumexp's temporary.
 - update (gradient, per micro-batch): the logits' backward holds four fp32 (m, T, V) tensors at
@@ -195,12 +197,34 @@ def _saved_per_token_layer(arch: Arch, b: int) -> int:
     return (16 * arch.hidden + 4 * arch.intermediate) * b
 
 
-def _sample_bytes(arch: Arch, N: int, P: int, T: int, b: int) -> tuple[int, dict]:
-    """The KV cache of (N, P + T) tokens, then the wider of the prefill's widest layer and one
-    decoding step's (N, V) tensors (the lm_head row, its fp32 copy, the scaled scores, the probs)."""
-    kv = 2 * arch.layers * N * (P + T) * arch.kv_dim * b
-    step = max(_widest_layer(arch, N * P, b), N * arch.vocab * (b + 3 * 4))
-    return kv + step, {"KV cache": kv, "prefill layer or decoding step": step}
+def _sample_bytes(arch: Arch, N: int, P: int, T: int, b: int, prefill_rows: int) -> tuple[int, dict]:
+    """The wider of the two moments of generate(): the prefill (its widest layer over
+    `prefill_rows` tokens, next to their KV cache) and the last decoding step: the KV cache of
+    (N, P + T) tokens, one layer's keys and values once more in fp32 while it attends (the
+    cache's grown copy; 16-bit attention on a CPU works in fp32) and the step's (N, V) tensors
+    (the lm_head row, its fp32 copy, the scaled scores, the probs)."""
+    kv_token = 2 * arch.layers * arch.kv_dim * b
+    prefill = _widest_layer(arch, prefill_rows, b) + kv_token * prefill_rows
+    kv = kv_token * N * (P + T)
+    attending = 2 * N * (P + T) * arch.kv_dim * 4
+    step = N * arch.vocab * (b + 3 * 4)
+    if prefill > kv + attending + step:
+        return prefill, {"prefill layer + its KV cache": prefill}
+    return kv + attending + step, {
+        "KV cache": kv,
+        "attending layer's keys and values": attending,
+        "decoding step": step,
+    }
+
+
+def prefill_rows(cfg, P: int) -> int:
+    """Tokens the sampling prefill puts through the model: each prompt but its last token once
+    (``Policy.shared_prompt_cache``: the G copies share it), or every copy's whole prompt where
+    that does not apply (G = 1, one-token prompts, ``backend="unsloth"``; "auto" is taken as the
+    transformers backend, the one a CPU gets)."""
+    B, G = cfg.prompts_per_step, cfg.group_size
+    shared = G >= 2 and P >= 2 and cfg.policy.backend != "unsloth"
+    return B * (P - 1) if shared else B * G * P
 
 
 def _score_bytes(arch: Arch, m: int, P: int, T: int, b: int) -> tuple[int, dict]:
@@ -276,7 +300,7 @@ def predict_memory(
     N = cfg.prompts_per_step * cfg.group_size
     m = min(cfg.micro_batch or N, N)
     phases = {
-        "sample": _sample_bytes(arch, N, P, T, b),
+        "sample": _sample_bytes(arch, N, P, T, b, prefill_rows(cfg, P)),
         # without micro-batches pi_old comes from the update's own forward: no separate pass
         "score": _score_bytes(arch, m, P, T, b) if (cfg.micro_batch or cfg.loss.needs_ref) else (0, {}),
         "update": _update_bytes(arch, m, P, T, b, cfg, first_step),
